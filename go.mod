@@ -1,0 +1,3 @@
+module github.com/assetgateway/assetgateway
+
+go 1.26.8

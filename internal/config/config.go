@@ -1,0 +1,213 @@
+// Package config defines AssetGateway's configuration file: its keys, their defaults and the
+// rules they must satisfy.
+//
+// Loading is strict: unknown keys are errors, `${VAR}` references in values are expanded from
+// the environment (a `.env` file beside the config file is read first and never overrides a
+// variable that is already set), relative paths are resolved against the config file's
+// directory, and Validate reports every problem at once, each with its key path. A Config is
+// never modified after Load returns it.
+package config
+
+import "time"
+
+// Config is the whole configuration file.
+type Config struct {
+	Server      Server                `yaml:"server"`
+	Redis       Redis                 `yaml:"redis"`
+	Control     Control               `yaml:"control"`
+	Credentials map[string]Credential `yaml:"credentials"`
+	Buckets     map[string]Bucket     `yaml:"buckets"`
+	Token       Token                 `yaml:"token"`
+	Callback    Callback              `yaml:"callback"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Listen is the TCP address to listen on, e.g. ":8080".
+	Listen string `yaml:"listen"`
+	// Host is the public base URL (scheme://host[:port][/path]) used to build every `url` and
+	// `status_url` the API returns. A trailing slash is ignored.
+	Host string `yaml:"host"`
+	// CORS lists the origins whose page scripts may call /object.
+	CORS CORS `yaml:"cors"`
+	// TrustedProxies are CIDRs (or single IPs) whose X-Forwarded-For header is believed when
+	// working out a client's address. Empty: the TCP peer address is always the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ReadHeaderTimeout bounds how long a client may take to send its request headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout bounds how long a keep-alive connection may sit idle between requests.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds graceful shutdown: in-flight requests get this long to finish, and
+	// the callback queue as long again to drain.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxHeaderBytes caps the size of request headers; larger requests get 431.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxControlBody caps the JSON body of a control-API request; larger bodies get 413.
+	MaxControlBody ByteSize `yaml:"max_control_body"`
+}
+
+// CORS configures cross-origin access to /object.
+type CORS struct {
+	// AllowedOrigins are exact origins ("https://app.example.com") or "*". Empty: no CORS
+	// headers are sent.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxAge is how long a browser may cache a preflight answer. Zero: the browser's default.
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// Redis configures the token store. An empty Addr selects the embedded in-memory store.
+type Redis struct {
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// KeyPrefix is prepended to every key the gateway writes, so that one Redis can be shared.
+	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds dialing and every single command; past it the gateway answers
+	// 503 store_unavailable.
+	Timeout time.Duration `yaml:"timeout"`
+	// PoolSize is the maximum number of connections per gateway process. Zero: go-redis's
+	// default (10 per CPU).
+	PoolSize int `yaml:"pool_size"`
+}
+
+// Embedded reports whether the embedded in-memory token store is selected.
+func (r Redis) Embedded() bool { return r.Addr == "" }
+
+// Control configures the control API.
+type Control struct {
+	// Tokens are the Bearer tokens accepted by /token. At least one is required.
+	Tokens []string `yaml:"tokens"`
+}
+
+// Credential is a pair of object-storage keys.
+type Credential struct {
+	AccessKey    string `yaml:"access_key"`
+	SecretKey    string `yaml:"secret_key"`
+	SessionToken string `yaml:"session_token"`
+}
+
+// Driver names an object backend.
+const (
+	DriverS3   = "s3"
+	DriverFile = "file"
+)
+
+// Bucket is one bucket alias. The API only ever names the alias.
+type Bucket struct {
+	// Driver is "s3" (any S3 API: AWS, COS, MinIO, R2, ...) or "file" (a local directory).
+	Driver string `yaml:"driver"`
+
+	// Bucket is the real bucket name (driver s3).
+	Bucket string `yaml:"bucket"`
+	// Region is the signing region (driver s3). Default "us-east-1".
+	Region string `yaml:"region"`
+	// Endpoint is the S3 API base URL, e.g. "https://cos.ap-guangzhou.myqcloud.com" or
+	// "http://127.0.0.1:9000". Empty: AWS S3's own endpoint for Region.
+	Endpoint string `yaml:"endpoint"`
+	// Credential names an entry of `credentials`. Empty: the AWS SDK's default chain
+	// (environment, shared config, instance role).
+	Credential string `yaml:"credential"`
+	// ForcePathStyle addresses the bucket as endpoint/bucket/key instead of bucket.endpoint/key.
+	ForcePathStyle bool `yaml:"force_path_style"`
+	// CAFile is a PEM bundle of extra certificate authorities trusted for Endpoint (a private
+	// CA or a self-signed certificate). Empty: the system roots only.
+	CAFile string `yaml:"ca_file"`
+	// PartSize is the multipart part size for uploads of unknown length (chunked) and for
+	// uploads too large for one PutObject. Minimum 5MiB.
+	PartSize ByteSize `yaml:"part_size"`
+	// PartConcurrency is how many parts of one upload are sent at once. Memory held per upload
+	// of unknown length is at most PartSize × (PartConcurrency + 1).
+	PartConcurrency int `yaml:"part_concurrency"`
+
+	// Root is the directory served by a "file" alias.
+	Root string `yaml:"root"`
+}
+
+// Token configures token lifetimes.
+type Token struct {
+	// MaxTTL is the longest lifetime a token may be given.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// Retention is how long a record stays readable through the control API after expire_at.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// Callback configures webhook delivery.
+type Callback struct {
+	// Workers is the number of concurrent deliveries per gateway process.
+	Workers int `yaml:"workers"`
+	// Timeout bounds one delivery attempt (connect, send, response headers and body).
+	Timeout time.Duration `yaml:"timeout"`
+	// Secret signs every delivery (Standard Webhooks). Either raw text or "whsec_" followed by
+	// base64. Empty: deliveries are unsigned.
+	Secret string `yaml:"secret"`
+	// PreviousSecret, during a rotation, signs every delivery a second time so that receivers
+	// still holding the old secret keep verifying. Empty: no second signature.
+	PreviousSecret string `yaml:"previous_secret"`
+	// Retries are the delays between attempts; after the last one the event is dead-lettered.
+	Retries []time.Duration `yaml:"retries"`
+	// AllowPrivate allows callback targets on loopback, private and link-local addresses
+	// (turns the SSRF guard off).
+	AllowPrivate bool `yaml:"allow_private"`
+	// QueueSize bounds the events waiting for a worker in one process. When it is full the
+	// gateway keeps serving and counts the event as dropped (embedded store) or leaves it in
+	// the Redis stream for a later pass.
+	QueueSize int `yaml:"queue_size"`
+	// PerHost bounds concurrent deliveries to one destination host.
+	PerHost int `yaml:"per_host"`
+}
+
+// Default returns the configuration every file starts from.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Listen:            ":8080",
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   30 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			MaxControlBody:    1 << 20,
+		},
+		Redis: Redis{
+			KeyPrefix: "ag:",
+			Timeout:   time.Second,
+		},
+		Token: Token{
+			MaxTTL:    168 * time.Hour,
+			Retention: 24 * time.Hour,
+		},
+		Callback: Callback{
+			Workers: 8,
+			Timeout: 5 * time.Second,
+			Retries: []time.Duration{
+				5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+				2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+			},
+			QueueSize: 10000,
+			PerHost:   4,
+		},
+	}
+}
+
+// bucketDefaults fills the per-alias defaults; Load applies it to every alias.
+func bucketDefaults(b Bucket) Bucket {
+	if b.Driver == "" {
+		b.Driver = DriverS3
+	}
+	if b.Driver == DriverS3 {
+		if b.Region == "" {
+			b.Region = "us-east-1"
+		}
+		if b.PartSize == 0 {
+			b.PartSize = 8 << 20
+		}
+		if b.PartConcurrency == 0 {
+			b.PartConcurrency = 2
+		}
+	}
+	return b
+}
+
+// ByteSize is a size in bytes. In YAML it is an integer or a string with a unit: "512",
+// "64KiB", "1MiB", "5GiB", "10MB" (KB/MB/GB are powers of ten, KiB/MiB/GiB powers of two).
+type ByteSize int64
