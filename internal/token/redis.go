@@ -1,0 +1,309 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions configures a RedisStore.
+type RedisOptions struct {
+	// Client is any go-redis client: single node, Sentinel (failover) or Cluster.
+	Client redis.UniversalClient
+	// KeyPrefix is prepended to every key, e.g. "ag:".
+	KeyPrefix string
+	// Retention is how long a record stays readable after its expire_at.
+	Retention time.Duration
+	// Now is the clock used for expiry checks; nil means time.Now. Gateway replicas compare
+	// expire_at against their own clocks, so keep them in sync (NTP).
+	Now func() time.Time
+}
+
+// RedisStore keeps records in Redis; any number of gateway replicas can share it and every
+// hit is counted exactly once across them.
+type RedisStore struct {
+	c         redis.UniversalClient
+	prefix    string
+	retention time.Duration
+	now       func() time.Time
+}
+
+// NewRedisStore returns a store on o.Client. The client should not retry commands on its own
+// (MaxRetries -1, as NewRedisClient sets): a retried consume whose first reply was lost would
+// count a hit twice.
+func NewRedisStore(o RedisOptions) *RedisStore {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &RedisStore{c: o.Client, prefix: o.KeyPrefix, retention: o.Retention, now: now}
+}
+
+// ClientOptions configures NewRedisClient.
+type ClientOptions struct {
+	Addr, Username, Password string
+	DB                       int
+	// Timeout bounds dialing and every command.
+	Timeout time.Duration
+	// PoolSize caps connections; zero is go-redis's default.
+	PoolSize int
+}
+
+// NewRedisClient returns a single-node client tuned for the store: no automatic retries
+// (see NewRedisStore), every command bounded by Timeout and by the caller's context.
+func NewRedisClient(o ClientOptions) redis.UniversalClient {
+	return redis.NewClient(&redis.Options{
+		Addr:                  o.Addr,
+		Username:              o.Username,
+		Password:              o.Password,
+		DB:                    o.DB,
+		DialTimeout:           o.Timeout,
+		ReadTimeout:           o.Timeout,
+		WriteTimeout:          o.Timeout,
+		PoolTimeout:           o.Timeout,
+		PoolSize:              o.PoolSize,
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+	})
+}
+
+func (s *RedisStore) recordKey(id string) string { return s.prefix + "t:{" + id + "}" }
+
+func (s *RedisStore) refundKey(id, n string) string { return s.prefix + "r:{" + id + "}:" + n }
+
+// createScript files a record unless the key exists.
+// KEYS[1] record; ARGV[1] PEXPIREAT (Unix ms); ARGV[2:] field, value, ...
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`)
+
+// accessScript checks and consumes, in the contract's order. It answers {status} on refusal
+// and {'ok', used_hits, {field, value, ...}} on success, the fields as they were before the hit.
+// KEYS[1] record; ARGV[1] now (Unix ms); ARGV[2] request method; ARGV[3] content length or -1.
+var accessScript = redis.NewScript(`
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return {'nf'} end
+local r = {}
+for i = 1, #h, 2 do r[h[i]] = h[i + 1] end
+if tonumber(ARGV[1]) >= tonumber(r.e) * 1000 then return {'exp'} end
+local method = ARGV[2]
+if method ~= 'HEAD' and method ~= r.m then return {'meth'} end
+local used = tonumber(r.u or '0')
+if method == 'HEAD' then return {'ok', used, h} end
+local max = tonumber(r.h or '-1')
+if max ~= -1 and used >= max then return {'hits'} end
+local size = tonumber(r.s or '-1')
+if method == 'PUT' and size ~= -1 and tonumber(ARGV[3]) > size then return {'size'} end
+used = redis.call('HINCRBY', KEYS[1], 'u', 1)
+return {'ok', used, h}
+`)
+
+// refundScript hands back one hit, at most once per refund key, and only to the generation
+// that granted it. KEYS[1] record, KEYS[2] refund marker; ARGV[1] generation; ARGV[2] marker TTL ms.
+var refundScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'u') or '0') <= 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'u', -1)
+return 1
+`)
+
+// markScript sets the uploaded flag on the generation that granted the upload; it never
+// re-creates a deleted record. KEYS[1] record; ARGV[1] generation.
+var markScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'up', '1')
+return 1
+`)
+
+// refundMarkerTTL is how long a refund marker lives: far longer than any request.
+const refundMarkerTTL = time.Hour
+
+// Create implements Store.
+func (s *RedisStore) Create(ctx context.Context, token string, rec Record) error {
+	args := make([]any, 0, 2+2*10)
+	deadline := time.Unix(rec.ExpireAt, 0).Add(s.retention)
+	args = append(args, deadline.UnixMilli())
+	args = appendFields(args, rec, newGeneration())
+	ok, err := createScript.Run(ctx, s.c, []string{s.recordKey(ID(token))}, args...).Int()
+	if err != nil {
+		return s.fail("create", err)
+	}
+	if ok == 0 {
+		return ErrExists
+	}
+	return nil
+}
+
+// appendFields encodes rec as hash field/value pairs, leaving defaults out.
+func appendFields(args []any, rec Record, gen string) []any {
+	args = append(args, "b", rec.Bucket, "k", rec.Key, "m", rec.Method, "e", rec.ExpireAt,
+		"h", rec.MaxHits, "g", gen)
+	if rec.Filename != "" {
+		args = append(args, "f", rec.Filename)
+	}
+	if rec.Size != Unlimited {
+		args = append(args, "s", rec.Size)
+	}
+	if rec.Callback != "" {
+		args = append(args, "c", rec.Callback)
+	}
+	if rec.UsedHits != 0 {
+		args = append(args, "u", rec.UsedHits)
+	}
+	if rec.Uploaded {
+		args = append(args, "up", "1")
+	}
+	return args
+}
+
+// Get implements Store.
+func (s *RedisStore) Get(ctx context.Context, token string) (Record, error) {
+	m, err := s.c.HGetAll(ctx, s.recordKey(ID(token))).Result()
+	if err != nil {
+		return Record{}, s.fail("get", err)
+	}
+	if len(m) == 0 {
+		return Record{}, ErrNotFound
+	}
+	rec := Record{MaxHits: Unlimited, Size: Unlimited}
+	for k, v := range m {
+		if err := rec.set(k, v, nil); err != nil {
+			return Record{}, s.fail("get", err)
+		}
+	}
+	return rec, nil
+}
+
+// Delete implements Store.
+func (s *RedisStore) Delete(ctx context.Context, token string) error {
+	n, err := s.c.Del(ctx, s.recordKey(ID(token))).Result()
+	if err != nil {
+		return s.fail("delete", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Access implements Store.
+func (s *RedisStore) Access(ctx context.Context, token, method string, contentLength int64) (*Grant, error) {
+	id := ID(token)
+	res, err := accessScript.Run(ctx, s.c, []string{s.recordKey(id)},
+		s.now().UnixMilli(), method, contentLength).Slice()
+	if err != nil {
+		return nil, s.fail("access", err)
+	}
+	status, _ := res[0].(string)
+	switch status {
+	case "ok":
+	case "nf":
+		return nil, ErrNotFound
+	case "exp":
+		return nil, ErrExpired
+	case "meth":
+		return nil, ErrMethodNotAllowed
+	case "hits":
+		return nil, ErrHitsExceeded
+	case "size":
+		return nil, ErrSizeExceeded
+	default:
+		return nil, s.fail("access", fmt.Errorf("unexpected script reply %q", status))
+	}
+	used, _ := res[1].(int64)
+	fields, _ := res[2].([]any)
+	g := &Grant{id: id, Consumed: method != MethodHead}
+	g.Record = Record{MaxHits: Unlimited, Size: Unlimited}
+	for i := 0; i+1 < len(fields); i += 2 {
+		k, _ := fields[i].(string)
+		v, _ := fields[i+1].(string)
+		if err := g.Record.set(k, v, &g.gen); err != nil {
+			return nil, s.fail("access", err)
+		}
+	}
+	g.Record.UsedHits = used
+	return g, nil
+}
+
+// Refund implements Store.
+func (s *RedisStore) Refund(ctx context.Context, g *Grant) error {
+	if !g.Consumed || !g.refunded.CompareAndSwap(false, true) {
+		return nil
+	}
+	keys := []string{s.recordKey(g.id), s.refundKey(g.id, newGeneration())}
+	if err := refundScript.Run(ctx, s.c, keys, g.gen, refundMarkerTTL.Milliseconds()).Err(); err != nil {
+		return s.fail("refund", err)
+	}
+	return nil
+}
+
+// MarkUploaded implements Store.
+func (s *RedisStore) MarkUploaded(ctx context.Context, g *Grant) error {
+	if err := markScript.Run(ctx, s.c, []string{s.recordKey(g.id)}, g.gen).Err(); err != nil {
+		return s.fail("mark uploaded", err)
+	}
+	return nil
+}
+
+// Ping implements Store.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
+
+// Close implements Store; it closes the client.
+func (s *RedisStore) Close() error { return s.c.Close() }
+
+// fail translates a Redis failure into the store's contract: the caller's cancellation stays
+// a context error, anything else is ErrUnavailable.
+func (s *RedisStore) fail(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("token store %s: %w", op, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+}
+
+// set decodes one hash field into r. gen receives the generation when non-nil.
+func (r *Record) set(field, value string, gen *string) error {
+	var err error
+	switch field {
+	case "b":
+		r.Bucket = value
+	case "k":
+		r.Key = value
+	case "f":
+		r.Filename = value
+	case "m":
+		r.Method = value
+	case "c":
+		r.Callback = value
+	case "e":
+		r.ExpireAt, err = strconv.ParseInt(value, 10, 64)
+	case "h":
+		r.MaxHits, err = strconv.ParseInt(value, 10, 64)
+	case "u":
+		r.UsedHits, err = strconv.ParseInt(value, 10, 64)
+	case "s":
+		r.Size, err = strconv.ParseInt(value, 10, 64)
+	case "up":
+		r.Uploaded = value == "1"
+	case "g":
+		if gen != nil {
+			*gen = value
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("corrupt record field %q: %w", field, err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package token_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assetgateway/assetgateway/internal/testenv"
+	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/token/storetest"
+)
+
+func TestMemoryStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, clock *storetest.Clock, retention time.Duration) token.Store {
+		s := token.NewMemoryStore(token.MemoryOptions{Retention: retention, Now: clock.Now})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// newRedisStore returns a store on srv with its own client, as a separate replica would have.
+func newRedisStore(t *testing.T, srv *testenv.Redis, clock *storetest.Clock, retention time.Duration) *token.RedisStore {
+	t.Helper()
+	c := token.NewRedisClient(token.ClientOptions{Addr: srv.Addr, Timeout: time.Second})
+	s := token.NewRedisStore(token.RedisOptions{Client: c, KeyPrefix: "test:", Retention: retention, Now: clock.Now})
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestRedisStore(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	storetest.Run(t, func(t *testing.T, clock *storetest.Clock, retention time.Duration) token.Store {
+		return newRedisStore(t, srv, clock, retention)
+	})
+}
+
+// TestRedisStoreReplicas: 1000 concurrent GETs on max_hits=3 spread over four gateway
+// replicas (four clients) sharing one redis-server → exactly 3 succeed.
+func TestRedisStoreReplicas(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	clock := storetest.NewClock()
+	var stores []token.Store
+	for range 4 {
+		stores = append(stores, newRedisStore(t, srv, clock, time.Hour))
+	}
+	tok := token.Generate()
+	rec := token.Record{Bucket: "b", Key: "k", Method: token.MethodGet, MaxHits: 3, Size: token.Unlimited,
+		ExpireAt: clock.Now().Add(time.Hour).Unix()}
+	if err := stores[0].Create(context.Background(), tok, rec); err != nil {
+		t.Fatal(err)
+	}
+	storetest.ConsumeConcurrently(t, stores, tok, 1000, 3)
+}
+
+// TestRedisStoreNeverStoresRawTokens scans every key and value.
+func TestRedisStoreNeverStoresRawTokens(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	clock := storetest.NewClock()
+	s := newRedisStore(t, srv, clock, time.Hour)
+	ctx := context.Background()
+	tok := token.Generate()
+	rec := token.Record{Bucket: "b", Key: "k", Method: token.MethodPut, MaxHits: 1, Size: token.Unlimited,
+		ExpireAt: clock.Now().Add(time.Hour).Unix()}
+	if err := s.Create(ctx, tok, rec); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Access(ctx, tok, token.MethodPut, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refund(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	c := token.NewRedisClient(token.ClientOptions{Addr: srv.Addr, Timeout: time.Second})
+	defer c.Close()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Fatalf("got keys %q, want the record and one refund marker", keys)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, tok) {
+			t.Fatalf("key %q holds the raw token", k)
+		}
+		if typ := c.Type(ctx, k).Val(); typ == "hash" {
+			for f, v := range c.HGetAll(ctx, k).Val() {
+				if strings.Contains(f, tok) || strings.Contains(v, tok) {
+					t.Fatalf("hash %q field %q holds the raw token", k, f)
+				}
+			}
+		} else if v := c.Get(ctx, k).Val(); strings.Contains(v, tok) {
+			t.Fatalf("key %q value holds the raw token", k)
+		}
+	}
+	ttl := c.PTTL(ctx, "test:t:{"+token.ID(tok)+"}").Val()
+	if want := time.Until(time.Unix(rec.ExpireAt, 0).Add(time.Hour)); ttl < want-5*time.Second || ttl > want+5*time.Second {
+		t.Fatalf("record TTL: got %s, want about %s (expire_at + retention)", ttl, want)
+	}
+}
+
+// TestRedisStoreUnavailable: with Redis gone every call fails fast with ErrUnavailable, and
+// once it is back the same store serves again without a restart.
+func TestRedisStoreUnavailable(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	clock := storetest.NewClock()
+	s := newRedisStore(t, srv, clock, time.Hour)
+	ctx := context.Background()
+	tok := token.Generate()
+	rec := token.Record{Bucket: "b", Key: "k", Method: token.MethodGet, MaxHits: token.Unlimited, Size: token.Unlimited,
+		ExpireAt: clock.Now().Add(time.Hour).Unix()}
+	if err := s.Create(ctx, tok, rec); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	start := time.Now()
+	_, err := s.Access(ctx, tok, token.MethodGet, -1)
+	if !errors.Is(err, token.ErrUnavailable) {
+		t.Fatalf("Access with Redis down: got %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Access with Redis down took %s, want under 1s", d)
+	}
+	for name, err := range map[string]error{
+		"Create": s.Create(ctx, token.Generate(), rec),
+		"Get":    func() error { _, err := s.Get(ctx, tok); return err }(),
+		"Delete": s.Delete(ctx, tok),
+		"Ping":   s.Ping(ctx),
+	} {
+		if !errors.Is(err, token.ErrUnavailable) {
+			t.Errorf("%s with Redis down: got %v, want ErrUnavailable", name, err)
+		}
+	}
+	srv.Restart(t)
+	// The data is gone (no persistence in this test), but the store answers again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err = s.Access(ctx, tok, token.MethodGet, -1)
+		if errors.Is(err, token.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after restart: got %v, want ErrNotFound from a live store", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,177 @@
+// Package token holds temporary-token records and the stores that keep them.
+//
+// A token is a bearer secret in an /object URL. Stores never keep the raw token: a record is
+// filed under ID(token), the unpadded base64url SHA-256 of the token.
+//
+// Redis layout (RedisStore), with the configured key prefix P (default "ag:"):
+//
+//	P t:{ID}        hash, one per token; expires (PEXPIREAT) at expire_at + retention, so a
+//	                record stays readable by the control API for the retention period and then
+//	                vanishes without a sweeper. Fields (absent = default):
+//	                  b bucket alias   k object key   f filename ("")   m method
+//	                  e expire_at (Unix s)   h max_hits   u used_hits (0)   s size limit (-1)
+//	                  c callback URL ("")   g generation (random, set at creation)
+//	                  up "1" once a PUT through the token completed
+//	P r:{ID}:N      string, short-lived: marks refund N as applied, so it can never apply twice
+//
+// The {ID} hash tag keeps every key of one token in one Redis Cluster slot, so each script
+// touches a single slot.
+//
+// Access runs one Lua script — one round trip — that checks, in the contract's order, unknown
+// (ErrNotFound), expired (ErrExpired), method (ErrMethodNotAllowed), hits (ErrHitsExceeded,
+// GET and PUT only) and the declared upload size (ErrSizeExceeded), and consumes a hit for GET
+// and PUT. HEAD never consumes. A consumed hit can be handed back once with Refund when the
+// access failed before anything was delivered.
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// Methods a token can be minted for.
+const (
+	MethodGet  = "GET"
+	MethodHead = "HEAD"
+	MethodPut  = "PUT"
+)
+
+// Unlimited is the max_hits and size value meaning "no limit".
+const Unlimited = -1
+
+// Record is what a token grants.
+type Record struct {
+	// Bucket is the bucket alias (never the real bucket name).
+	Bucket string
+	// Key is the object key.
+	Key string
+	// Filename, when set, drives Content-Disposition on downloads.
+	Filename string
+	// Method is GET, HEAD or PUT.
+	Method string
+	// ExpireAt is the Unix time (seconds) from which the token no longer works.
+	ExpireAt int64
+	// MaxHits is the number of successful GET/PUT accesses allowed; Unlimited (-1) for no limit.
+	MaxHits int64
+	// UsedHits counts hits consumed so far (including accesses still in progress).
+	UsedHits int64
+	// Size is the upload limit in bytes; Unlimited (-1) for no limit.
+	Size int64
+	// Callback is the webhook URL; "" for none.
+	Callback string
+	// Uploaded is true once a PUT through this token has completed.
+	Uploaded bool
+}
+
+// Allows reports whether a request with the given method may use a token minted for
+// r.Method: a GET token serves GET and HEAD, a PUT token PUT and HEAD, a HEAD token HEAD.
+func (r *Record) Allows(method string) bool {
+	return method == MethodHead || method == r.Method
+}
+
+// Errors returned by every Store. Anything else a store returns wraps ErrUnavailable (the
+// store could not be reached or failed) or is the caller's context error.
+var (
+	ErrNotFound         = errors.New("token not found")
+	ErrExpired          = errors.New("token expired")
+	ErrMethodNotAllowed = errors.New("method not allowed for this token")
+	ErrHitsExceeded     = errors.New("no hits left")
+	ErrSizeExceeded     = errors.New("upload larger than the token allows")
+	ErrExists           = errors.New("token already exists")
+	ErrUnavailable      = errors.New("token store unavailable")
+)
+
+// Store keeps token records. Every implementation passes the contract suite in
+// token/storetest.
+type Store interface {
+	// Create files rec under token, or fails with ErrExists when the token is taken. The
+	// record stays readable until rec.ExpireAt plus the store's retention.
+	Create(ctx context.Context, token string, rec Record) error
+	// Get returns the record, expired or not, until it vanishes after retention.
+	Get(ctx context.Context, token string) (Record, error)
+	// Delete removes the record at once; ErrNotFound when there is none.
+	Delete(ctx context.Context, token string) error
+	// Access checks a request against the record and, for GET and PUT, consumes a hit — all
+	// atomically. contentLength is the PUT body's declared length, or -1 when unknown.
+	Access(ctx context.Context, token, method string, contentLength int64) (*Grant, error)
+	// Refund hands back the hit a Grant consumed. It applies at most once per Grant, and
+	// never to a record deleted and re-created in the meantime.
+	Refund(ctx context.Context, g *Grant) error
+	// MarkUploaded records that the PUT a Grant allowed has completed.
+	MarkUploaded(ctx context.Context, g *Grant) error
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Grant is a successful Access: the record as it stood, and the hit it consumed.
+type Grant struct {
+	// Record is the token's record; UsedHits includes the hit this access consumed.
+	Record Record
+	// Consumed is true when the access used up a hit (GET and PUT).
+	Consumed bool
+
+	id       string // ID(token)
+	gen      string // record generation at access time
+	refunded atomic.Bool
+}
+
+// ID is the identifier a store files a token under: unpadded base64url of SHA-256(token).
+func ID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// LogID is a short, non-reversible handle for a token that may appear in logs: the first 12
+// hex digits of SHA-256(token).
+func LogID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:6])
+}
+
+// Generate returns a new random token: 168 bits of entropy, 28 URL-safe characters.
+func Generate() string {
+	var b [21]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Custom-token rules: 16–128 characters of A-Za-z0-9_- . Generated tokens follow them too.
+const (
+	MinLen = 16
+	MaxLen = 128
+)
+
+// WellFormed reports whether s could be a token: 16–128 characters of A-Za-z0-9_- .
+// A string that is not well formed is treated exactly like an unknown token.
+func WellFormed(s string) bool {
+	if len(s) < MinLen || len(s) > MaxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// newGeneration returns a random record generation.
+func newGeneration() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// expired reports whether a token expiring at expireAt (Unix seconds) has expired at now.
+func expired(expireAt int64, now time.Time) bool {
+	return now.UnixMilli() >= expireAt*1000
+}
