@@ -1,0 +1,347 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits checked by Validate.
+const (
+	minMaxHeaderBytes  = 4 * kib
+	minMaxControlBody  = 1 * kib
+	minPartSize        = 5 * mib
+	maxPartSize        = 5 * gib
+	maxPartConcurrency = 64
+	maxCallbackWorkers = 1024
+)
+
+// aliasPattern is the shape of a bucket alias.
+var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Validate checks every rule of the configuration and reports every violation at once, joined
+// with errors.Join, one "key.path: message" per problem, sorted by key path. It does no I/O
+// (files such as a bucket root or a CA bundle are opened by the parts that use them), and it
+// never repeats a secret (control tokens, keys, passwords, callback secrets) in a message.
+//
+// Validate checks c as it is: Parse applies the per-alias defaults before calling it, so an
+// alias built in code with an empty Driver is checked as driver s3.
+func (c *Config) Validate() error {
+	if c == nil {
+		return errors.New("config: nil Config")
+	}
+	return c.check().err()
+}
+
+// check lists every violated rule.
+func (c *Config) check() problems {
+	var ps problems
+	c.Server.check(&ps)
+	c.Redis.check(&ps)
+	checkTokens(&ps, c.Control.Tokens)
+	for _, name := range slices.Sorted(maps.Keys(c.Credentials)) {
+		c.Credentials[name].check(&ps, joinPath("credentials", name), name)
+	}
+	if len(c.Buckets) == 0 {
+		ps.add("buckets", 0, "at least one bucket alias is required")
+	}
+	for _, alias := range slices.Sorted(maps.Keys(c.Buckets)) {
+		c.Buckets[alias].check(&ps, joinPath("buckets", alias), alias, c.Credentials)
+	}
+	positive(&ps, "token.max_ttl", c.Token.MaxTTL)
+	notNegative(&ps, "token.retention", c.Token.Retention)
+	c.Callback.check(&ps)
+	return ps
+}
+
+func (s *Server) check(ps *problems) {
+	if s.Listen == "" {
+		ps.add("server.listen", 0, `is required, e.g. ":8080"`)
+	} else if msg := checkHostPort(s.Listen, 0); msg != "" {
+		ps.add("server.listen", 0, `%s, e.g. ":8080" or "127.0.0.1:8080"`, msg)
+	}
+	if s.Host == "" {
+		ps.add("server.host", 0, `is required: the public base URL, e.g. "https://gateway.example.com"`)
+	} else if msg := checkBaseURL(s.Host, true); msg != "" {
+		ps.add("server.host", 0, "%s", msg)
+	}
+	for i, o := range s.CORS.AllowedOrigins {
+		if msg := checkOrigin(o); msg != "" {
+			ps.add(indexPath("server.cors.allowed_origins", i), 0, "%s", msg)
+		}
+	}
+	notNegative(ps, "server.cors.max_age", s.CORS.MaxAge)
+	for i, p := range s.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err == nil {
+			continue
+		}
+		ps.add(indexPath("server.trusted_proxies", i), 0, `must be an IP address or a CIDR, e.g. "10.0.0.0/8" or "192.0.2.7"`)
+	}
+	positive(ps, "server.read_header_timeout", s.ReadHeaderTimeout)
+	positive(ps, "server.idle_timeout", s.IdleTimeout)
+	positive(ps, "server.shutdown_timeout", s.ShutdownTimeout)
+	if s.MaxHeaderBytes < minMaxHeaderBytes {
+		ps.add("server.max_header_bytes", 0, "must be at least %s", minMaxHeaderBytes)
+	}
+	if s.MaxControlBody < minMaxControlBody {
+		ps.add("server.max_control_body", 0, "must be at least %s", minMaxControlBody)
+	}
+}
+
+func (r *Redis) check(ps *problems) {
+	if r.Addr != "" {
+		if msg := checkHostPort(r.Addr, 1); msg != "" {
+			ps.add("redis.addr", 0, `%s, e.g. "127.0.0.1:6379" (empty: the embedded in-memory store)`, msg)
+		}
+	}
+	if r.DB < 0 {
+		ps.add("redis.db", 0, "must not be negative")
+	}
+	positive(ps, "redis.timeout", r.Timeout)
+	if r.PoolSize < 0 {
+		ps.add("redis.pool_size", 0, "must not be negative (0: the client's default)")
+	}
+}
+
+func checkTokens(ps *problems, tokens []string) {
+	if len(tokens) == 0 {
+		ps.add("control.tokens", 0, "at least one control token is required")
+		return
+	}
+	first := make(map[string]int, len(tokens))
+	for i, t := range tokens {
+		path := indexPath("control.tokens", i)
+		switch {
+		case t == "":
+			ps.add(path, 0, "must not be empty")
+		case !utf8.ValidString(t):
+			ps.add(path, 0, "must be valid UTF-8")
+		case strings.IndexFunc(t, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+			ps.add(path, 0, "must not contain whitespace or control characters")
+		}
+		if j, dup := first[t]; dup {
+			ps.add(path, 0, "duplicate of control.tokens[%d]", j)
+		} else {
+			first[t] = i
+		}
+	}
+}
+
+func (cr Credential) check(ps *problems, path, name string) {
+	if name == "" {
+		ps.add(path, 0, "a credential name must not be empty")
+	}
+	if cr.AccessKey == "" {
+		ps.add(path+".access_key", 0, "is required")
+	}
+	if cr.SecretKey == "" {
+		ps.add(path+".secret_key", 0, "is required")
+	}
+}
+
+func (b Bucket) check(ps *problems, path, alias string, creds map[string]Credential) {
+	if !aliasPattern.MatchString(alias) {
+		ps.add(path, 0, `an alias must be 1 to 63 characters of A-Z, a-z, 0-9, ".", "_" and "-", `+
+			`starting with a letter or a digit`)
+	}
+	switch b.Driver {
+	case DriverS3, "":
+		b.checkS3(ps, path, creds)
+	case DriverFile:
+		b.checkFile(ps, path)
+	default:
+		ps.add(path+".driver", 0, "unknown driver %q: want %q or %q", b.Driver, DriverS3, DriverFile)
+	}
+}
+
+func (b Bucket) checkS3(ps *problems, path string, creds map[string]Credential) {
+	if b.Bucket == "" {
+		ps.add(path+".bucket", 0, "is required: the real bucket name")
+	}
+	if b.Region == "" {
+		ps.add(path+".region", 0, "must not be empty")
+	}
+	if b.Endpoint != "" {
+		if msg := checkBaseURL(b.Endpoint, false); msg != "" {
+			ps.add(path+".endpoint", 0, "%s", msg)
+		}
+	}
+	if b.Credential != "" {
+		if _, ok := creds[b.Credential]; !ok {
+			ps.add(path+".credential", 0, "unknown credential %q: it must name an entry of credentials", b.Credential)
+		}
+	}
+	if b.PartSize < minPartSize || b.PartSize > maxPartSize {
+		ps.add(path+".part_size", 0, "must be between %s and %s", minPartSize, maxPartSize)
+	}
+	if b.PartConcurrency < 1 || b.PartConcurrency > maxPartConcurrency {
+		ps.add(path+".part_concurrency", 0, "must be between 1 and %d", maxPartConcurrency)
+	}
+	if b.Root != "" {
+		ps.add(path+".root", 0, "only valid with driver %s", DriverFile)
+	}
+}
+
+func (b Bucket) checkFile(ps *problems, path string) {
+	if b.Root == "" {
+		ps.add(path+".root", 0, "is required with driver %s: the directory to serve", DriverFile)
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"bucket", b.Bucket != ""},
+		{"region", b.Region != ""},
+		{"endpoint", b.Endpoint != ""},
+		{"credential", b.Credential != ""},
+		{"force_path_style", b.ForcePathStyle},
+		{"ca_file", b.CAFile != ""},
+		{"part_size", b.PartSize != 0},
+		{"part_concurrency", b.PartConcurrency != 0},
+	} {
+		if k.set {
+			ps.add(path+"."+k.key, 0, "only valid with driver %s", DriverS3)
+		}
+	}
+}
+
+func (cb *Callback) check(ps *problems) {
+	if cb.Workers < 1 || cb.Workers > maxCallbackWorkers {
+		ps.add("callback.workers", 0, "must be between 1 and %d", maxCallbackWorkers)
+	}
+	positive(ps, "callback.timeout", cb.Timeout)
+	for i, r := range cb.Retries {
+		positive(ps, indexPath("callback.retries", i), r)
+	}
+	if cb.QueueSize < 1 {
+		ps.add("callback.queue_size", 0, "must be at least 1")
+	}
+	if cb.PerHost < 1 {
+		ps.add("callback.per_host", 0, "must be at least 1")
+	}
+	checkSecret(ps, "callback.secret", cb.Secret)
+	checkSecret(ps, "callback.previous_secret", cb.PreviousSecret)
+	if cb.PreviousSecret != "" && cb.Secret == "" {
+		ps.add("callback.previous_secret", 0, "requires callback.secret (the new secret)")
+	}
+}
+
+// checkSecret checks a webhook secret: raw text, or "whsec_" followed by standard base64 of at
+// least one byte.
+func checkSecret(ps *problems, path, secret string) {
+	rest, ok := strings.CutPrefix(secret, "whsec_")
+	if !ok {
+		return
+	}
+	if key, err := base64.StdEncoding.DecodeString(rest); err != nil || len(key) == 0 {
+		ps.add(path, 0, `after "whsec_" must come standard base64 (with padding) of at least one byte`)
+	}
+}
+
+func positive(ps *problems, path string, d time.Duration) {
+	if d <= 0 {
+		ps.add(path, 0, "must be greater than zero")
+	}
+}
+
+func notNegative(ps *problems, path string, d time.Duration) {
+	if d < 0 {
+		ps.add(path, 0, "must not be negative")
+	}
+}
+
+// checkHostPort checks a host:port address whose port is a number from minPort to 65535. It
+// returns "" when addr is fine, else a message that does not repeat addr.
+func checkHostPort(addr string, minPort int) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port"
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || int(n) < minPort {
+		return fmt.Sprintf("the port must be a number from %d to 65535", minPort)
+	}
+	return ""
+}
+
+// checkBaseURL checks an absolute http(s) URL with a host, without user info, query or
+// fragment. A path is allowed when withPath is set, else only "/" is. It returns "" when s is
+// fine, else a message that does not repeat s (it may hold a password).
+func checkBaseURL(s string, withPath bool) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Opaque != "":
+		return "must be an absolute http or https URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an absolute http or https URL (scheme http or https)"
+	case u.Host == "" || u.Hostname() == "":
+		return "must be an absolute http or https URL with a host"
+	case u.User != nil:
+		return "must not contain user info (user:password@)"
+	case u.RawQuery != "" || u.ForceQuery:
+		return "must not contain a query"
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return "must not contain a fragment"
+	case !withPath && u.Path != "" && u.Path != "/":
+		return "must not contain a path: give the service's base URL only"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return "the port must be a number from 1 to 65535"
+		}
+	}
+	return ""
+}
+
+// checkOrigin checks one CORS origin: "*" or scheme://host[:port], written as browsers send
+// it in the Origin header (lowercase, no default port, no path), since origins are compared
+// exactly. It returns "" when o is fine.
+func checkOrigin(o string) string {
+	if o == "*" {
+		return ""
+	}
+	const want = `must be "*" or an origin scheme://host[:port], e.g. "https://app.example.com"`
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return want
+	case u.User != nil:
+		return want + ", without user info"
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(o, "#"):
+		return want + ", without query or fragment"
+	case u.Path == "/":
+		return want + ", without a trailing slash"
+	case u.Path != "" || u.RawPath != "":
+		return want + ", without a path"
+	}
+	for _, r := range o {
+		if r > unicode.MaxASCII {
+			return want + `; write an international host in its ASCII "xn--" form`
+		}
+	}
+	if o != strings.ToLower(o) {
+		return want + ", in lowercase, as browsers send it"
+	}
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		return want + ", without the default port, as browsers send it"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return want + ", with a port from 1 to 65535"
+		}
+	}
+	return ""
+}
