@@ -133,3 +133,7 @@ func (e *RangeError) Error() string { return fmt.Sprintf("range not satisfiable 
 
 // Is makes errors.Is(err, ErrRangeNotSatisfiable) true.
 func (e *RangeError) Is(target error) bool { return target == ErrRangeNotSatisfiable }
+
+// CheckKey reports whether the directory can hold key (it accepts fewer keys than S3: no
+// "..", no empty segments, no reserved metadata folder). The control API calls it at mint time.
+func (f *File) CheckKey(key string) error { return ValidFileKey(key) }

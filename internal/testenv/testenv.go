@@ -407,6 +407,16 @@ func minioReady(s *S3) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("readiness probe answered %d", resp.StatusCode)
 	}
+	// The probe turns green a moment before the S3 API stops answering 503 (server not
+	// initialized): wait for a real S3 answer too.
+	resp, err = c.Get(s.Endpoint + "/")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return fmt.Errorf("S3 API still answers 503")
+	}
 	return nil
 }
 

@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// This file holds what the S3 and File backends share: pooled buffers, the reader uploads
+// go through, and the check that a Range is well formed.
+
+// bufPool hands out byte slices of one fixed length and takes them back for reuse. It also
+// counts the slices currently handed out, and the most ever handed out at once, so that tests
+// can check that an upload's memory stays bounded.
+type bufPool struct {
+	size int
+	pool sync.Pool
+
+	inUse atomic.Int64
+	peak  atomic.Int64
+}
+
+func newBufPool(size int) *bufPool {
+	p := &bufPool{size: size}
+	p.pool.New = func() any {
+		b := make([]byte, size)
+		return &b
+	}
+	return p
+}
+
+// get returns a slice of exactly p.size bytes; its contents are arbitrary.
+func (p *bufPool) get() *[]byte {
+	n := p.inUse.Add(1)
+	for {
+		old := p.peak.Load()
+		if n <= old || p.peak.CompareAndSwap(old, n) {
+			break
+		}
+	}
+	b := p.pool.Get().(*[]byte)
+	*b = (*b)[:p.size]
+	return b
+}
+
+// put returns b to the pool. b must have come from get and must not be used afterwards.
+func (p *bufPool) put(b *[]byte) {
+	p.inUse.Add(-1)
+	p.pool.Put(b)
+}
+
+// fileBufs holds the buffers the File backend copies and hashes bodies through.
+var fileBufs = newBufPool(256 << 10)
+
+// uploadBody is what the backends read a PutInput's Body through. It
+//   - never reads past the declared size (when known) and turns an early end of the body into
+//     io.ErrUnexpectedEOF;
+//   - stops with ctx's error once ctx is done;
+//   - remembers the first failure, so that Put can wrap the body's own error even when the
+//     store reports the broken upload in its own words.
+//
+// Reads must not overlap (they never do: one request reads at a time). Its bookkeeping is safe
+// for concurrent use, because net/http may still be reading a request body from its own
+// goroutine when a round trip returns; the lock is not held while Body is read, so asking for
+// the failure never waits on a stalled client.
+type uploadBody struct {
+	ctx context.Context
+	r   io.Reader
+
+	mu        sync.Mutex
+	remaining int64 // bytes still expected; -1: unknown
+	read      int64 // bytes read so far
+	err       error // first failure; nil while the body is healthy
+}
+
+func newUploadBody(ctx context.Context, r io.Reader, size int64) *uploadBody {
+	return &uploadBody{ctx: ctx, r: r, remaining: size}
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	failed, remaining := b.err, b.remaining
+	if failed == nil && remaining != 0 {
+		if err := b.ctx.Err(); err != nil {
+			b.err, failed = err, err
+		}
+	}
+	b.mu.Unlock()
+	switch {
+	case failed != nil:
+		return 0, failed
+	case remaining == 0:
+		return 0, io.EOF
+	case len(p) == 0:
+		return 0, nil
+	case remaining > 0 && int64(len(p)) > remaining:
+		p = p[:remaining]
+	}
+
+	n, err := b.r.Read(p)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read += int64(n)
+	if b.remaining > 0 {
+		b.remaining -= int64(n)
+	}
+	switch {
+	case err == io.EOF && b.remaining > 0:
+		err = fmt.Errorf("body ended after %d bytes, %d short of its declared length: %w",
+			b.read, b.remaining, io.ErrUnexpectedEOF)
+	case err == io.EOF:
+		b.remaining = 0
+		return n, io.EOF
+	case err == nil:
+		return n, nil
+	}
+	if b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// failure returns the body's first error (including ctx's), or nil.
+func (b *uploadBody) failure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// bytesRead returns how many bytes have been read from the body so far.
+func (b *uploadBody) bytesRead() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.read
+}
+
+// putError builds Put's error: when the body failed, the error wraps the body's error (so
+// errors.Is finds it) and mentions the store's view of the failure as text.
+func putError(op, key string, body *uploadBody, err error) error {
+	if berr := body.failure(); berr != nil && !errors.Is(err, berr) {
+		return fmt.Errorf("%s %q: reading upload body: %w (store: %v)", op, key, berr, err)
+	}
+	return fmt.Errorf("%s %q: %w", op, key, err)
+}
+
+// wellFormed returns rng, or nil when rng is not a range RFC 9110 allows (last before first,
+// or neither end given): such a Range header is ignored and the whole object served.
+func wellFormed(rng *Range) *Range {
+	if rng == nil || (rng.First < 0 && rng.Last < 0) || (rng.First >= 0 && rng.Last >= 0 && rng.Last < rng.First) {
+		return nil
+	}
+	return rng
+}
