@@ -1,5 +1,237 @@
 // Command assetgateway serves temporary, countable, revocable access to objects in
-// S3-compatible buckets.
+// S3-compatible buckets and local directories.
+//
+//	assetgateway -config config.yaml
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/assetgateway/assetgateway/internal/api"
+	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/config"
+	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/token"
+)
+
+func main() {
+	configPath := flag.String("config", "config.yaml", "path of the YAML configuration file")
+	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	logFormat := flag.String("log-format", "json", "json or text")
+	flag.Parse()
+
+	log, err := newLogger(os.Stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "assetgateway:", err)
+		os.Exit(2)
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "assetgateway: invalid configuration %s:\n%v\n", *configPath, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("exit", "error", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want json or text", format)
+}
+
+// run builds every part from cfg, serves until ctx is cancelled, then shuts down in order:
+// stop accepting and drain in-flight requests, drain the callback queue, close the store.
+func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	var (
+		store token.Store
+		rdb   redis.UniversalClient
+	)
+	if cfg.Redis.Embedded() {
+		store = token.NewMemoryStore(token.MemoryOptions{Retention: cfg.Token.Retention})
+		log.Warn("token_store_embedded", "detail",
+			"redis.addr is empty: tokens live in this process only, are lost on restart and cannot be shared by replicas")
+	} else {
+		rdb = token.NewRedisClient(token.ClientOptions{
+			Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password,
+			DB: cfg.Redis.DB, Timeout: cfg.Redis.Timeout, PoolSize: cfg.Redis.PoolSize,
+		})
+		store = token.NewRedisStore(token.RedisOptions{Client: rdb, KeyPrefix: cfg.Redis.KeyPrefix, Retention: cfg.Token.Retention})
+		pctx, cancel := context.WithTimeout(ctx, cfg.Redis.Timeout)
+		if err := store.Ping(pctx); err != nil {
+			// Serve anyway: requests get 503 store_unavailable until Redis answers.
+			log.Warn("token_store_unreachable", "addr", cfg.Redis.Addr, "error", err)
+		}
+		cancel()
+	}
+	defer store.Close()
+
+	backends, err := openBuckets(ctx, cfg)
+	if err != nil {
+		return err
+	}
+
+	secrets := []string{}
+	for _, s := range []string{cfg.Callback.Secret, cfg.Callback.PreviousSecret} {
+		if s != "" {
+			secrets = append(secrets, s)
+		}
+	}
+	guard := &callback.Guard{AllowPrivate: cfg.Callback.AllowPrivate}
+
+	pool, err := callback.New(callback.Options{
+		Redis:        rdb,
+		KeyPrefix:    cfg.Redis.KeyPrefix,
+		Workers:      cfg.Callback.Workers,
+		QueueSize:    cfg.Callback.QueueSize,
+		PerHost:      cfg.Callback.PerHost,
+		Timeout:      cfg.Callback.Timeout,
+		Secrets:      secrets,
+		Retries:      cfg.Callback.Retries,
+		AllowPrivate: cfg.Callback.AllowPrivate,
+		Logger:       log.With("component", "callback"),
+		DrainTimeout: cfg.Server.ShutdownTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("callback pool: %w", err)
+	}
+
+	ips, err := api.NewClientIP(cfg.Server.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	objects := proxy.New(proxy.Options{
+		Store:    store,
+		Buckets:  backends,
+		Notifier: pool,
+		ClientIP: ips.Of,
+		Logger:   log.With("component", "proxy"),
+	})
+	buckets := make(map[string]api.Bucket, len(backends))
+	for alias, b := range backends {
+		buckets[alias] = b
+	}
+	handler := api.New(api.Options{
+		Tokens:        store,
+		Objects:       objects,
+		Buckets:       buckets,
+		ControlTokens: cfg.Control.Tokens,
+		Host:          cfg.Server.Host,
+		MaxTTL:        cfg.Token.MaxTTL,
+		MaxBody:       int64(cfg.Server.MaxControlBody),
+		Callbacks:     guard,
+		DeadLetters:   pool,
+		ClientIP:      ips.Of,
+		Logger:        log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPool()
+	poolDone := make(chan error, 1)
+	go func() { poolDone <- pool.Run(poolCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+
+	storeKind := "redis"
+	if cfg.Redis.Embedded() {
+		storeKind = "embedded"
+	}
+	aliases := make([]string, 0, len(backends))
+	for a := range backends {
+		aliases = append(aliases, a)
+	}
+	slices.Sort(aliases)
+	log.Info("listening", "addr", ln.Addr().String(), "host", cfg.Server.Host, "store", storeKind,
+		"buckets", strings.Join(aliases, ","))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-serveDone:
+	}
+	log.Info("shutting_down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown_incomplete", "error", err)
+		srv.Close()
+	}
+	stopPool()
+	if err := <-poolDone; err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("callback_drain_incomplete", "error", err)
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openBuckets builds one backend per alias.
+func openBuckets(ctx context.Context, cfg *config.Config) (map[string]proxy.Backend, error) {
+	out := make(map[string]proxy.Backend, len(cfg.Buckets))
+	for alias, b := range cfg.Buckets {
+		switch b.Driver {
+		case config.DriverFile:
+			f, err := proxy.NewFile(b.Root)
+			if err != nil {
+				return nil, fmt.Errorf("bucket %s: %w", alias, err)
+			}
+			out[alias] = f
+		default:
+			o := proxy.S3Options{
+				Bucket: b.Bucket, Region: b.Region, Endpoint: b.Endpoint, ForcePathStyle: b.ForcePathStyle,
+				CAFile: b.CAFile, PartSize: int64(b.PartSize), PartConcurrency: b.PartConcurrency,
+			}
+			if b.Credential != "" {
+				c := cfg.Credentials[b.Credential]
+				o.AccessKey, o.SecretKey, o.SessionToken = c.AccessKey, c.SecretKey, c.SessionToken
+			}
+			s, err := proxy.NewS3(ctx, o)
+			if err != nil {
+				return nil, fmt.Errorf("bucket %s: %w", alias, err)
+			}
+			out[alias] = s
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,241 @@
+// Package api is AssetGateway's HTTP surface: the route table, the control API (/token…),
+// the error writer that gives every failure the contract's flat JSON shape, request ids and
+// the access log. /object/{token} is served by package proxy and mounted here.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/token"
+)
+
+// Tokens is what the control API needs from the token store.
+type Tokens interface {
+	Create(ctx context.Context, tok string, rec token.Record) error
+	Get(ctx context.Context, tok string) (token.Record, error)
+	Delete(ctx context.Context, tok string) error
+}
+
+// Objects serves /object/{token}.
+type Objects interface {
+	Get(w http.ResponseWriter, r *http.Request) error // GET and HEAD
+	Put(w http.ResponseWriter, r *http.Request) error
+}
+
+// Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
+type Bucket interface {
+	Head(ctx context.Context, key string) (proxy.ObjectInfo, error)
+}
+
+// KeyChecker is implemented by buckets that accept fewer keys than S3 does (a local
+// directory); keys they refuse are rejected when a token is minted.
+type KeyChecker interface {
+	CheckKey(key string) error
+}
+
+// URLChecker vets callback URLs at mint time (the SSRF guard).
+type URLChecker interface {
+	CheckURL(ctx context.Context, raw string) error
+}
+
+// Options configures the API.
+type Options struct {
+	Tokens  Tokens
+	Objects Objects
+	Buckets map[string]Bucket
+	// ControlTokens are the accepted Bearer tokens; at least one.
+	ControlTokens []string
+	// Host is the public base URL used in returned urls, e.g. "https://gw.example.com".
+	Host string
+	// MaxTTL caps a token's lifetime.
+	MaxTTL time.Duration
+	// MaxBody caps a control request's JSON body (413 request_too_large past it).
+	MaxBody int64
+	// Callbacks vets callback URLs; nil accepts any http(s) URL.
+	Callbacks URLChecker
+	// DeadLetters serves /callbacks/failed; nil: those routes answer 404.
+	DeadLetters DeadLetters
+	// ClientIP returns a request's client address; nil means the TCP peer.
+	ClientIP func(*http.Request) string
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// API is the gateway's http.Handler.
+type API struct {
+	tokens    Tokens
+	objects   Objects
+	buckets   map[string]Bucket
+	control   [][sha256.Size]byte // SHA-256 of each control token
+	host      string
+	maxTTL    time.Duration
+	maxBody   int64
+	callbacks URLChecker
+	dead      DeadLetters
+	clientIP  func(*http.Request) string
+	log       *slog.Logger
+	now       func() time.Time
+	mux       *http.ServeMux
+}
+
+// New builds the API and its route table.
+func New(o Options) *API {
+	a := &API{
+		tokens:    o.Tokens,
+		objects:   o.Objects,
+		buckets:   o.Buckets,
+		host:      strings.TrimRight(o.Host, "/"),
+		maxTTL:    o.MaxTTL,
+		maxBody:   o.MaxBody,
+		callbacks: o.Callbacks,
+		dead:      o.DeadLetters,
+		clientIP:  o.ClientIP,
+		log:       o.Logger,
+		now:       o.Now,
+		mux:       http.NewServeMux(),
+	}
+	for _, t := range o.ControlTokens {
+		a.control = append(a.control, sha256.Sum256([]byte(t)))
+	}
+	if a.clientIP == nil {
+		a.clientIP = (&ClientIP{}).Of
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = 1 << 20
+	}
+	a.routes()
+	return a
+}
+
+// routes is the whole route table. A GET pattern also serves HEAD.
+func (a *API) routes() {
+	m := a.mux
+	m.HandleFunc("GET /healthz", a.handle(a.healthz))
+
+	m.HandleFunc("POST /token", a.handle(a.createToken))
+	m.HandleFunc("GET /token/{token}", a.handle(a.getToken))
+	m.HandleFunc("DELETE /token/{token}", a.handle(a.deleteToken))
+	m.HandleFunc("GET /token/{token}/status", a.handle(a.tokenStatus))
+
+	if a.dead != nil {
+		m.HandleFunc("GET /callbacks/failed", a.handle(a.listFailed))
+		m.HandleFunc("POST /callbacks/failed/{id}/retry", a.handle(a.retryFailed))
+	}
+
+	m.HandleFunc("GET /object/{token}", a.handle(a.objects.Get))
+	m.HandleFunc("PUT /object/{token}", a.handle(a.objects.Put))
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.serve(w, r) }
+
+// isControl reports whether a path belongs to the control API (Bearer token required).
+func isControl(path string) bool {
+	for _, p := range []string{"/token", "/callbacks"} {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// route dispatches a request: control paths are authorized before routing (so unknown
+// methods and paths under /token reveal nothing without a control token), and the mux's own
+// 404 and 405 answers get the contract's JSON shape.
+func (a *API) route(w *responseWriter, r *http.Request) {
+	if isControl(r.URL.Path) {
+		if e := a.authorize(r); e != nil {
+			if e.Status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="assetgateway"`)
+			}
+			a.fail(w, r, e)
+			return
+		}
+	}
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		a.unrouted(w, r)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers a request no route matches, keeping the mux's status (404 or 405, with
+// its Allow header; a redirect to a cleaned path passes through as is).
+func (a *API) unrouted(w *responseWriter, r *http.Request) {
+	h, _ := a.mux.Handler(r)
+	probe := &statusProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch {
+	case probe.status == http.StatusMethodNotAllowed:
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		a.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "method not allowed on " + r.URL.Path})
+	case probe.status >= 300 && probe.status < 400:
+		w.Header().Set("Location", probe.header.Get("Location"))
+		w.WriteHeader(probe.status)
+	default:
+		a.fail(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint"})
+	}
+}
+
+// statusProbe captures the status and headers the mux's fallback handler would send.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+
+// handle adapts a handler that returns an error: the one place errors become responses.
+func (a *API) handle(f func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	}
+}
+
+// statusClientGone is logged (never sent) for requests whose client left before the answer,
+// as nginx does.
+const statusClientGone = 499
+
+// fail writes err as a contract error, unless the client is gone and nobody would read it.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	rw, _ := w.(*responseWriter)
+	if errors.Is(err, proxy.ErrClientGone) {
+		if rw != nil && rw.status == 0 {
+			rw.status, rw.code = statusClientGone, "client_gone"
+		}
+		return
+	}
+	e := classify(err)
+	if rw != nil {
+		rw.code = e.Code
+		if e.Status >= 500 {
+			rw.err = err
+		}
+	}
+	writeError(w, r, e)
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

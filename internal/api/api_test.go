@@ -1,0 +1,696 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/assetgateway/assetgateway/internal/api"
+	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/token/storetest"
+)
+
+const control = "control-token-1"
+
+// sink is a Notifier that records events.
+type sink struct {
+	mu     sync.Mutex
+	events []callback.Event
+	urls   []string
+}
+
+func (s *sink) Enqueue(_ context.Context, target string, ev callback.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, ev)
+	s.urls = append(s.urls, target)
+	return nil
+}
+
+func (s *sink) all() []callback.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]callback.Event(nil), s.events...)
+}
+
+// switchable wraps a store and can make it unreachable.
+type switchable struct {
+	token.Store
+	down atomic.Bool
+}
+
+var errDown = fmt.Errorf("%w: test says so", token.ErrUnavailable)
+
+func (s *switchable) Access(ctx context.Context, tok, method string, n int64) (*token.Grant, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.Access(ctx, tok, method, n)
+}
+
+func (s *switchable) Create(ctx context.Context, tok string, rec token.Record) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Store.Create(ctx, tok, rec)
+}
+
+// publicResolver answers every name with a public documentation-free address (the test
+// machine has no DNS); literal and private targets are still judged by the real guard.
+type publicResolver struct{}
+
+func (publicResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if host == "localhost" {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+}
+
+type fixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	store  *switchable
+	clock  *storetest.Clock
+	events *sink
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	clock := storetest.NewClock()
+	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour, Now: clock.Now})
+	t.Cleanup(func() { mem.Close() })
+	store := &switchable{Store: mem}
+	files, err := proxy.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &sink{}
+	objects := proxy.New(proxy.Options{
+		Store:    store,
+		Buckets:  map[string]proxy.Backend{"local": files},
+		Notifier: events,
+		Now:      clock.Now,
+	})
+	f := &fixture{t: t, store: store, clock: clock, events: events}
+	h := api.New(api.Options{
+		Tokens:        store,
+		Objects:       objects,
+		Buckets:       map[string]api.Bucket{"local": files},
+		ControlTokens: []string{control, "second-control-token"},
+		Host:          "https://gw.example.com/",
+		MaxTTL:        7 * 24 * time.Hour,
+		MaxBody:       4096,
+		Callbacks:     &callback.Guard{Resolver: publicResolver{}},
+		Now:           clock.Now,
+	})
+	f.srv = httptest.NewServer(h)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// do sends a request; body may be nil, a string, or an io.Reader (sent chunked).
+func (f *fixture) do(method, path string, body any, hdr ...string) *http.Response {
+	f.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case io.Reader:
+		rd = b
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, chunked := body.(io.Reader); chunked {
+		req.ContentLength = -1
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	f.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (f *fixture) control(method, path string, body any) *http.Response {
+	f.t.Helper()
+	return f.do(method, path, body, "Authorization", "Bearer "+control, "Content-Type", "application/json")
+}
+
+// mint creates a token and returns it.
+func (f *fixture) mint(fields map[string]any) string {
+	f.t.Helper()
+	body := map[string]any{"bucket": "local", "key": "k/demo.bin"}
+	for k, v := range fields {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	resp := f.control("POST", "/token", string(b))
+	var out struct {
+		Token string `json:"token"`
+	}
+	expectJSON(f.t, resp, http.StatusCreated, &out)
+	return out.Token
+}
+
+func (f *fixture) record(tok string) map[string]any {
+	f.t.Helper()
+	var out map[string]any
+	expectJSON(f.t, f.control("GET", "/token/"+tok, nil), http.StatusOK, &out)
+	return out
+}
+
+func expectJSON(t *testing.T, resp *http.Response, status int, v any) {
+	t.Helper()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: got %d %s, want %d", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, body, status)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type: got %q, want application/json", ct)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("decode %s: %v", body, err)
+		}
+	}
+}
+
+// expectError checks the contract's error shape and returns the message.
+func expectError(t *testing.T, resp *http.Response, status int, code string) string {
+	t.Helper()
+	if resp.Request.Method == http.MethodHead { // no body to read the code from
+		if resp.StatusCode != status || resp.Header.Get("X-Request-Id") == "" {
+			t.Fatalf("HEAD %s: got %d, want %d", resp.Request.URL.Path, resp.StatusCode, status)
+		}
+		return ""
+	}
+	var e struct {
+		Code, Message, RequestID string `json:"-"`
+	}
+	var raw map[string]string
+	expectJSON(t, resp, status, &raw)
+	e.Code, e.Message, e.RequestID = raw["code"], raw["message"], raw["request_id"]
+	if len(raw) != 3 {
+		t.Fatalf("error body: got keys %v, want code, message, request_id", raw)
+	}
+	if e.Code != code {
+		t.Fatalf("code: got %q (%s), want %q", e.Code, e.Message, code)
+	}
+	if e.RequestID == "" || e.RequestID != resp.Header.Get("X-Request-Id") {
+		t.Fatalf("request_id %q does not match X-Request-Id %q", e.RequestID, resp.Header.Get("X-Request-Id"))
+	}
+	return e.Message
+}
+
+func TestHealthz(t *testing.T) {
+	f := newFixture(t)
+	var out map[string]string
+	expectJSON(t, f.do("GET", "/healthz", nil), http.StatusOK, &out)
+	if out["status"] != "ok" || len(out) != 1 {
+		t.Fatalf("got %v, want {status: ok}", out)
+	}
+}
+
+func TestControlAuth(t *testing.T) {
+	f := newFixture(t)
+	tok := f.mint(map[string]any{"method": "GET"})
+	paths := []struct{ method, path string }{
+		{"POST", "/token"}, {"GET", "/token/" + tok}, {"DELETE", "/token/" + tok},
+		{"GET", "/token/" + tok + "/status"}, {"PATCH", "/token/" + tok}, {"GET", "/token/x/y/z"},
+	}
+	cases := []struct {
+		name, header string
+		status       int
+		code         string
+	}{
+		{"missing", "", 401, "unauthorized"},
+		{"basic", "Basic " + control, 401, "unauthorized"},
+		{"no credential", "Bearer", 401, "unauthorized"},
+		{"empty credential", "Bearer ", 401, "unauthorized"},
+		{"two words", "Bearer a b", 401, "unauthorized"},
+		{"unknown", "Bearer not-the-token", 403, "forbidden"},
+		{"prefix of a real token", "Bearer control-token", 403, "forbidden"},
+	}
+	for _, c := range cases {
+		for _, p := range paths {
+			t.Run(c.name+" "+p.method+" "+p.path, func(t *testing.T) {
+				var hdr []string
+				if c.header != "" {
+					hdr = []string{"Authorization", c.header}
+				}
+				expectError(t, f.do(p.method, p.path, nil, hdr...), c.status, c.code)
+			})
+		}
+	}
+	t.Run("scheme is case-insensitive and every configured token works", func(t *testing.T) {
+		for _, h := range []string{"bearer " + control, "Bearer second-control-token"} {
+			resp := f.do("GET", "/token/"+tok, nil, "Authorization", h)
+			expectJSON(t, resp, http.StatusOK, nil)
+		}
+	})
+	t.Run("401 asks for a bearer token", func(t *testing.T) {
+		resp := f.do("GET", "/token/"+tok, nil)
+		if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+			t.Fatalf("WWW-Authenticate: got %q, want Bearer…", got)
+		}
+	})
+}
+
+func TestCreateToken(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now().Unix()
+	cases := []struct {
+		name string
+		body map[string]any
+		want map[string]any // fields of GET /token/{token}
+	}{
+		{"GET defaults", map[string]any{"bucket": "local", "key": "a.txt", "method": "GET"},
+			map[string]any{"max_hits": -1.0, "size": -1.0, "expire_at": float64(now + 1800), "filename": "", "callback": "", "used_hits": 0.0}},
+		{"PUT defaults to one hit", map[string]any{"bucket": "local", "key": "a.txt", "method": "PUT"},
+			map[string]any{"max_hits": 1.0, "size": -1.0}},
+		{"HEAD", map[string]any{"bucket": "local", "key": "a.txt", "method": "HEAD"},
+			map[string]any{"max_hits": -1.0}},
+		{"expires_in", map[string]any{"bucket": "local", "key": "a.txt", "method": "GET", "expires_in": 60},
+			map[string]any{"expire_at": float64(now + 60)}},
+		{"every field", map[string]any{"bucket": "local", "key": "dir/報告.pdf", "method": "PUT", "filename": "報告 \"v2\".pdf",
+			"expire_at": now + 3600, "max_hits": 3, "size": 1024, "callback": "https://example.com/hook", "token": "my-custom-token_0123456789"},
+			map[string]any{"token": "my-custom-token_0123456789", "key": "dir/報告.pdf", "filename": "報告 \"v2\".pdf",
+				"expire_at": float64(now + 3600), "max_hits": 3.0, "size": 1024.0, "callback": "https://example.com/hook",
+				"url": "https://gw.example.com/object/my-custom-token_0123456789"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, _ := json.Marshal(c.body)
+			var created map[string]any
+			expectJSON(t, f.control("POST", "/token", string(b)), http.StatusCreated, &created)
+			for _, k := range []string{"token", "method", "filename", "expire_at", "url"} {
+				if _, ok := created[k]; !ok {
+					t.Fatalf("201 body %v lacks %q", created, k)
+				}
+			}
+			if len(created) != 5 {
+				t.Fatalf("201 body: got keys %v, want token, method, filename, expire_at, url", created)
+			}
+			tok := created["token"].(string)
+			if !token.WellFormed(tok) || len(tok) < 22 {
+				t.Fatalf("token %q: want ≥128 bits, URL-safe", tok)
+			}
+			if created["url"] != "https://gw.example.com/object/"+tok {
+				t.Fatalf("url: got %v", created["url"])
+			}
+			rec := f.record(tok)
+			if len(rec) != 11 {
+				t.Fatalf("GET /token: got keys %v, want the 11 of the contract", rec)
+			}
+			for k, want := range c.want {
+				if rec[k] != want {
+					t.Errorf("%s: got %v, want %v", k, rec[k], want)
+				}
+			}
+		})
+	}
+}
+
+func TestCreateTokenValidation(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now().Unix()
+	cases := []struct {
+		name, body string
+		status     int
+		code       string
+		mention    []string // words the message must contain
+	}{
+		{"not JSON", `{"bucket":`, 400, "bad_request", []string{"invalid JSON"}},
+		{"empty body", ``, 400, "bad_request", []string{"empty"}},
+		{"array", `[]`, 400, "bad_request", []string{"JSON"}},
+		{"two values", `{"bucket":"local","key":"a","method":"GET"} {}`, 400, "bad_request", []string{"more than one"}},
+		{"unknown field", `{"bucket":"local","key":"a","method":"GET","max_hit":1}`, 400, "bad_request", []string{"max_hit"}},
+		{"wrong type", `{"bucket":"local","key":"a","method":"GET","max_hits":"3"}`, 400, "bad_request", []string{"max_hits", "integer"}},
+		{"fractional", `{"bucket":"local","key":"a","method":"GET","size":1.5}`, 400, "bad_request", []string{"size"}},
+		{"missing everything", `{}`, 400, "bad_request", []string{"bucket: required", "key: required", "method: required"}},
+		{"unknown bucket", `{"bucket":"nope","key":"a","method":"GET"}`, 400, "bad_request", []string{"bucket", "nope"}},
+		{"bad method", `{"bucket":"local","key":"a","method":"POST"}`, 400, "bad_request", []string{"method"}},
+		{"lowercase method", `{"bucket":"local","key":"a","method":"get"}`, 400, "bad_request", []string{"method"}},
+		{"control char in key", `{"bucket":"local","key":"a\u0001b","method":"GET"}`, 400, "bad_request", []string{"key", "control"}},
+		{"key too long", `{"bucket":"local","key":"` + strings.Repeat("a", 1025) + `","method":"GET"}`, 400, "bad_request", []string{"key", "1024"}},
+		{"escaping key on a file bucket", `{"bucket":"local","key":"../etc/passwd","method":"GET"}`, 400, "bad_request", []string{"key"}},
+		{"newline in filename", `{"bucket":"local","key":"a","method":"GET","filename":"a\nb"}`, 400, "bad_request", []string{"filename"}},
+		{"past expire_at", fmt.Sprintf(`{"bucket":"local","key":"a","method":"GET","expire_at":%d}`, now-1), 400, "bad_request", []string{"expire_at", "past"}},
+		{"expire_at now", fmt.Sprintf(`{"bucket":"local","key":"a","method":"GET","expire_at":%d}`, now), 400, "bad_request", []string{"expire_at"}},
+		{"beyond max ttl", fmt.Sprintf(`{"bucket":"local","key":"a","method":"GET","expire_at":%d}`, now+8*86400), 400, "bad_request", []string{"expire_at", "max_ttl"}},
+		{"both expiries", fmt.Sprintf(`{"bucket":"local","key":"a","method":"GET","expire_at":%d,"expires_in":5}`, now+60), 400, "bad_request", []string{"not both"}},
+		{"zero expires_in", `{"bucket":"local","key":"a","method":"GET","expires_in":0}`, 400, "bad_request", []string{"expires_in"}},
+		{"zero hits", `{"bucket":"local","key":"a","method":"GET","max_hits":0}`, 400, "bad_request", []string{"max_hits"}},
+		{"hits below -1", `{"bucket":"local","key":"a","method":"GET","max_hits":-2}`, 400, "bad_request", []string{"max_hits"}},
+		{"size below -1", `{"bucket":"local","key":"a","method":"PUT","size":-2}`, 400, "bad_request", []string{"size"}},
+		{"short custom token", `{"bucket":"local","key":"a","method":"GET","token":"short"}`, 400, "bad_request", []string{"token"}},
+		{"custom token with slash", `{"bucket":"local","key":"a","method":"GET","token":"aaaaaaaaaaaaaaaa/b"}`, 400, "bad_request", []string{"token"}},
+		{"ftp callback", `{"bucket":"local","key":"a","method":"GET","callback":"ftp://example.com/x"}`, 400, "bad_request", []string{"callback"}},
+		{"loopback callback", `{"bucket":"local","key":"a","method":"GET","callback":"http://127.0.0.1:9/hook"}`, 400, "bad_request", []string{"callback"}},
+		{"localhost callback", `{"bucket":"local","key":"a","method":"GET","callback":"http://localhost/hook"}`, 400, "bad_request", []string{"callback"}},
+		{"metadata callback", `{"bucket":"local","key":"a","method":"GET","callback":"http://169.254.169.254/latest"}`, 400, "bad_request", []string{"callback"}},
+		{"body over the cap", `{"bucket":"local","key":"` + strings.Repeat("a", 5000) + `","method":"GET"}`, 413, "request_too_large", []string{"4096"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msg := expectError(t, f.control("POST", "/token", c.body), c.status, c.code)
+			for _, m := range c.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("message %q does not mention %q", msg, m)
+				}
+			}
+		})
+	}
+}
+
+func TestCustomTokenConflict(t *testing.T) {
+	f := newFixture(t)
+	body := `{"bucket":"local","key":"a","method":"GET","token":"conflicting-token-123"}`
+	expectJSON(t, f.control("POST", "/token", body), http.StatusCreated, nil)
+	expectError(t, f.control("POST", "/token", body), http.StatusConflict, "token_exists")
+}
+
+func TestTokenLifecycle(t *testing.T) {
+	f := newFixture(t)
+	tok := f.mint(map[string]any{"method": "GET"})
+	resp := f.control("DELETE", "/token/"+tok, nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: got %d, want 204", resp.StatusCode)
+	}
+	expectError(t, f.control("GET", "/token/"+tok, nil), 404, "token_not_found")
+	expectError(t, f.control("DELETE", "/token/"+tok, nil), 404, "token_not_found")
+	expectError(t, f.do("GET", "/object/"+tok, nil), 404, "token_not_found")
+	// Malformed and unknown tokens look the same as deleted ones.
+	for _, p := range []string{"/object/unknown-but-well-formed-token", "/object/short", "/object/bad%20chars%20in%20token%21"} {
+		expectError(t, f.do("GET", p, nil), 404, "token_not_found")
+	}
+	expectError(t, f.control("GET", "/token/short", nil), 404, "token_not_found")
+}
+
+func TestRouterErrorsAreJSON(t *testing.T) {
+	f := newFixture(t)
+	expectError(t, f.do("GET", "/nope", nil), 404, "not_found")
+	expectError(t, f.do("GET", "/object/", nil), 404, "not_found")
+	resp := f.do("POST", "/object/some-token-0123456789", nil)
+	expectError(t, resp, 405, "method_not_allowed")
+	if allow := resp.Header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "PUT") {
+		t.Fatalf("Allow: got %q, want GET, HEAD, PUT", allow)
+	}
+	expectError(t, f.do("DELETE", "/healthz", nil), 405, "method_not_allowed")
+	expectError(t, f.control("GET", "/token", nil), 405, "method_not_allowed")
+}
+
+func TestRequestID(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do("GET", "/healthz", nil, "X-Request-Id", "trace-abc.123:x_y")
+	if got := resp.Header.Get("X-Request-Id"); got != "trace-abc.123:x_y" {
+		t.Fatalf("sane id: got %q, want it echoed", got)
+	}
+	for _, bad := range []string{"has space", strings.Repeat("a", 129), "quote\"", "ünïcode"} {
+		resp := f.do("GET", "/nope", nil, "X-Request-Id", bad)
+		got := resp.Header.Get("X-Request-Id")
+		if got == bad || len(got) != 36 {
+			t.Fatalf("insane id %q: got %q, want a fresh UUID", bad, got)
+		}
+		expectError(t, resp, 404, "not_found") // request_id in the body matches the header
+	}
+	if resp := f.do("GET", "/healthz", nil); len(resp.Header.Get("X-Request-Id")) != 36 {
+		t.Fatalf("no id sent: got %q, want a UUID", resp.Header.Get("X-Request-Id"))
+	}
+}
+
+func md5hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestUploadDownloadFlow(t *testing.T) {
+	f := newFixture(t)
+	content := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	put := f.mint(map[string]any{"method": "PUT", "key": "uploads/report.pdf", "size": len(content), "callback": "https://example.com/hook"})
+
+	// HEAD on the PUT token probes the upload: 404 until it lands, and it costs nothing.
+	expectError(t, f.do("HEAD", "/object/"+put, nil), 404, "object_not_found")
+
+	var up struct {
+		ETag string `json:"etag"`
+		Size int64  `json:"size"`
+	}
+	expectJSON(t, f.do("PUT", "/object/"+put, string(content), "Content-Type", "application/pdf"), 200, &up)
+	if up.ETag != md5hex(content) || up.Size != int64(len(content)) {
+		t.Fatalf("PUT: got %+v, want etag %s size %d", up, md5hex(content), len(content))
+	}
+	// The one hit is spent.
+	expectError(t, f.do("PUT", "/object/"+put, "again"), 409, "hits_exceeded")
+
+	var st map[string]any
+	expectJSON(t, f.control("GET", "/token/"+put+"/status", nil), 200, &st)
+	for k, want := range map[string]any{"uploaded": true, "object_exists": true, "object_size": float64(len(content)),
+		"etag": md5hex(content), "used_hits": 1.0, "status_url": "https://gw.example.com/token/" + put + "/status"} {
+		if st[k] != want {
+			t.Errorf("status %s: got %v, want %v", k, st[k], want)
+		}
+	}
+
+	get := f.mint(map[string]any{"method": "GET", "key": "uploads/report.pdf", "filename": "年度 report.pdf", "max_hits": 2, "callback": "https://example.com/hook"})
+	head := f.do("HEAD", "/object/"+get, nil)
+	if head.StatusCode != 200 || head.ContentLength != int64(len(content)) {
+		t.Fatalf("HEAD: got %d length %d", head.StatusCode, head.ContentLength)
+	}
+	resp := f.do("GET", "/object/"+get, nil)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(body, content) {
+		t.Fatalf("GET: got %d and %d bytes, want 200 and the upload", resp.StatusCode, len(body))
+	}
+	for _, r := range []*http.Response{head, resp} {
+		want := map[string]string{
+			"Content-Type":           "application/pdf",
+			"Content-Length":         fmt.Sprint(len(content)),
+			"ETag":                   `"` + md5hex(content) + `"`,
+			"Accept-Ranges":          "bytes",
+			"Content-Disposition":    `attachment; filename="__ report.pdf"; filename*=UTF-8''%E5%B9%B4%E5%BA%A6%20report.pdf`,
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "no-referrer",
+		}
+		for k, v := range want {
+			if got := r.Header.Get(k); got != v {
+				t.Errorf("%s %s: got %q, want %q", r.Request.Method, k, got, v)
+			}
+		}
+		if _, err := http.ParseTime(r.Header.Get("Last-Modified")); err != nil {
+			t.Errorf("%s Last-Modified %q: %v", r.Request.Method, r.Header.Get("Last-Modified"), err)
+		}
+		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+		if err != nil || params["filename"] != "年度 report.pdf" {
+			t.Errorf("Content-Disposition parses to %q (%v), want the UTF-8 name", params["filename"], err)
+		}
+	}
+	if rec := f.record(get); rec["used_hits"] != 1.0 {
+		t.Fatalf("used_hits after HEAD+GET: got %v, want 1", rec["used_hits"])
+	}
+	f.do("GET", "/object/"+get, nil)
+	expectError(t, f.do("GET", "/object/"+get, nil), 409, "hits_exceeded")
+	if r := f.do("HEAD", "/object/"+get, nil); r.StatusCode != 200 {
+		t.Fatalf("HEAD with no hits left: got %d, want 200 (HEAD is never refused for hits)", r.StatusCode)
+	}
+
+	evs := f.events.all()
+	var methods []string
+	for _, ev := range evs {
+		methods = append(methods, ev.Method)
+	}
+	if got := strings.Join(methods, ","); got != "PUT,HEAD,GET,GET,HEAD" {
+		t.Fatalf("callbacks: got %s, want PUT,HEAD,GET,GET,HEAD (successes only)", got)
+	}
+	ev := evs[0]
+	if ev.Event != "asset.access" || ev.Status != 200 || ev.Bucket != "local" || ev.Key != "uploads/report.pdf" ||
+		ev.Size != int64(len(content)) || ev.ETag != md5hex(content) || ev.ClientIP != "127.0.0.1" ||
+		ev.RequestID == "" || ev.Timestamp != f.clock.Now().Unix() {
+		t.Fatalf("PUT event: got %+v", ev)
+	}
+}
+
+func TestRanges(t *testing.T) {
+	f := newFixture(t)
+	content := []byte("0123456789")
+	put := f.mint(map[string]any{"method": "PUT"})
+	expectJSON(t, f.do("PUT", "/object/"+put, string(content)), 200, nil)
+	get := f.mint(map[string]any{"method": "GET", "callback": "https://example.com/h"})
+	cases := []struct {
+		rng, want, contentRange string
+		status                  int
+	}{
+		{"bytes=2-5", "2345", "bytes 2-5/10", 206},
+		{"bytes=7-", "789", "bytes 7-9/10", 206},
+		{"bytes=0-", "0123456789", "bytes 0-9/10", 206},
+		{"bytes=-3", "789", "bytes 7-9/10", 206},
+		{"bytes=-30", "0123456789", "bytes 0-9/10", 206},
+		{"bytes=8-100", "89", "bytes 8-9/10", 206},
+		{"bytes=0-1,4-5", "0123456789", "", 200}, // several ranges: the whole object
+		{"bytes=5-2", "0123456789", "", 200},     // invalid: ignored
+		{"items=0-1", "0123456789", "", 200},
+		{"", "0123456789", "", 200},
+	}
+	used := 0.0
+	for _, c := range cases {
+		t.Run(c.rng, func(t *testing.T) {
+			var hdr []string
+			if c.rng != "" {
+				hdr = []string{"Range", c.rng}
+			}
+			resp := f.do("GET", "/object/"+get, nil, hdr...)
+			body, _ := io.ReadAll(resp.Body)
+			used++
+			if resp.StatusCode != c.status || string(body) != c.want || resp.Header.Get("Content-Range") != c.contentRange {
+				t.Fatalf("got %d %q Content-Range %q, want %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"), c.status, c.want, c.contentRange)
+			}
+		})
+	}
+	for _, rng := range []string{"bytes=10-", "bytes=100-200", "bytes=-0"} {
+		t.Run(rng, func(t *testing.T) {
+			resp := f.do("GET", "/object/"+get, nil, "Range", rng)
+			if got := resp.Header.Get("Content-Range"); got != "bytes */10" {
+				t.Errorf("Content-Range: got %q, want bytes */10", got)
+			}
+			expectError(t, resp, 416, "range_not_satisfiable")
+		})
+	}
+	if rec := f.record(get); rec["used_hits"] != used {
+		t.Fatalf("used_hits: got %v, want %v (416s are refunded)", rec["used_hits"], used)
+	}
+	evs := f.events.all()
+	if last := evs[len(evs)-1]; last.Range != "" || last.Status != 200 {
+		t.Fatalf("last event: got %+v", last)
+	}
+	if first := evs[0]; first.Range != "bytes=2-5" || first.Status != 206 || first.Size != 10 {
+		t.Fatalf("ranged event: got %+v, want range bytes=2-5, status 206, size 10 (the object's)", first)
+	}
+}
+
+func TestMissingObjectIsRefunded(t *testing.T) {
+	f := newFixture(t)
+	get := f.mint(map[string]any{"method": "GET", "key": "nothing/here", "max_hits": 1})
+	for range 3 {
+		expectError(t, f.do("GET", "/object/"+get, nil), 404, "object_not_found")
+	}
+	if rec := f.record(get); rec["used_hits"] != 0.0 {
+		t.Fatalf("used_hits: got %v, want 0", rec["used_hits"])
+	}
+	var st map[string]any
+	expectJSON(t, f.control("GET", "/token/"+get+"/status", nil), 200, &st)
+	if st["object_exists"] != false || st["uploaded"] != false || st["object_size"] != 0.0 || st["etag"] != "" {
+		t.Fatalf("status of a missing object: got %v", st)
+	}
+}
+
+func TestUploadSizeLimit(t *testing.T) {
+	f := newFixture(t)
+	put := f.mint(map[string]any{"method": "PUT", "size": 100, "key": "limited.bin"})
+	// Declared too large: refused before reading, no hit used.
+	expectError(t, f.do("PUT", "/object/"+put, strings.Repeat("x", 101)), 413, "size_exceeded")
+	// Chunked, discovered while streaming: refused, nothing stored, the hit handed back.
+	expectError(t, f.do("PUT", "/object/"+put, io.MultiReader(strings.NewReader(strings.Repeat("y", 150)))), 413, "size_exceeded")
+	var st map[string]any
+	expectJSON(t, f.control("GET", "/token/"+put+"/status", nil), 200, &st)
+	if st["object_exists"] != false || st["used_hits"] != 0.0 || st["uploaded"] != false {
+		t.Fatalf("after refused uploads: got %v, want no object and no hit used", st)
+	}
+	// Exactly the limit, chunked: accepted.
+	expectJSON(t, f.do("PUT", "/object/"+put, io.MultiReader(strings.NewReader(strings.Repeat("z", 100)))), 200, nil)
+}
+
+func TestMethodRulesOverHTTP(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct{ tokenMethod, request string }{
+		{"GET", "PUT"}, {"PUT", "GET"}, {"HEAD", "GET"}, {"HEAD", "PUT"},
+	}
+	for _, c := range cases {
+		t.Run(c.tokenMethod+" token "+c.request, func(t *testing.T) {
+			tok := f.mint(map[string]any{"method": c.tokenMethod})
+			expectError(t, f.do(c.request, "/object/"+tok, "x"), 405, "method_not_allowed")
+		})
+	}
+}
+
+func TestExpiredToken(t *testing.T) {
+	f := newFixture(t)
+	tok := f.mint(map[string]any{"method": "GET", "expires_in": 60})
+	f.clock.Advance(61 * time.Second)
+	expectError(t, f.do("GET", "/object/"+tok, nil), 410, "token_expired")
+	if resp := f.do("HEAD", "/object/"+tok, nil); resp.StatusCode != 410 {
+		t.Fatalf("HEAD: got %d, want 410", resp.StatusCode)
+	}
+	// Still readable through the control API (retention).
+	f.record(tok)
+}
+
+func TestStoreUnavailable(t *testing.T) {
+	f := newFixture(t)
+	tok := f.mint(map[string]any{"method": "GET"})
+	f.store.down.Store(true)
+	resp := f.do("GET", "/object/"+tok, nil)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	expectError(t, resp, 503, "store_unavailable")
+	expectError(t, f.control("POST", "/token", `{"bucket":"local","key":"a","method":"GET"}`), 503, "store_unavailable")
+	f.store.down.Store(false)
+	if rec := f.record(tok); rec["used_hits"] != 0.0 {
+		t.Fatalf("used_hits: got %v, want 0", rec["used_hits"])
+	}
+}
+
+func TestConcurrentHitsOverHTTP(t *testing.T) {
+	f := newFixture(t)
+	put := f.mint(map[string]any{"method": "PUT"})
+	expectJSON(t, f.do("PUT", "/object/"+put, "payload"), 200, nil)
+	get := f.mint(map[string]any{"method": "GET", "max_hits": 3})
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(f.srv.URL + "/object/" + get)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			switch {
+			case resp.StatusCode == 200 && string(body) == "payload":
+				ok.Add(1)
+			case resp.StatusCode == 409:
+				refused.Add(1)
+			default:
+				t.Errorf("got %d %s", resp.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 3 || refused.Load() != 197 {
+		t.Fatalf("got %d served, %d refused; want 3 and 197", ok.Load(), refused.Load())
+	}
+}

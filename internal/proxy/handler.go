@@ -1,0 +1,396 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/token"
+)
+
+// Store is what /object needs from the token store.
+type Store interface {
+	Access(ctx context.Context, tok, method string, contentLength int64) (*token.Grant, error)
+	Refund(ctx context.Context, g *token.Grant) error
+	MarkUploaded(ctx context.Context, g *token.Grant) error
+}
+
+// Notifier queues asset.access webhooks.
+type Notifier interface {
+	Enqueue(ctx context.Context, target string, ev callback.Event) error
+}
+
+// Errors the handler returns besides the token store's and the backends'.
+var (
+	// ErrUpstream means the object store failed (502 upstream_error).
+	ErrUpstream = errors.New("object store failed")
+	// ErrClientGone means the client went away before the response was complete.
+	ErrClientGone = errors.New("client went away")
+)
+
+// BodyError means the client's upload body could not be read (a malformed chunked stream,
+// a truncated body).
+type BodyError struct{ Err error }
+
+func (e *BodyError) Error() string { return "reading request body: " + e.Err.Error() }
+func (e *BodyError) Unwrap() error { return e.Err }
+
+// Options configures a Handler.
+type Options struct {
+	Store   Store
+	Buckets map[string]Backend
+	// Notifier receives one event per successful access of a token that has a callback.
+	// Nil: no webhooks.
+	Notifier Notifier
+	// ClientIP returns the client's address after trusted-proxy handling. Nil: the TCP peer.
+	ClientIP func(*http.Request) string
+	Logger   *slog.Logger
+	// Now is the clock for event timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves /object/{token}.
+//
+// Hit accounting: a hit is reserved atomically (token.Store.Access) before the object store is
+// called, and handed back (Refund) when nothing was delivered: the object is missing, the
+// range is unsatisfiable, the object store fails before the response starts or cuts the body
+// short, or a PUT fails for any reason (too large, client gone, upstream error). A GET the
+// client abandons mid-stream keeps its hit. HEAD never consumes one.
+type Handler struct {
+	store    Store
+	buckets  map[string]Backend
+	notifier Notifier
+	clientIP func(*http.Request) string
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a Handler.
+func New(o Options) *Handler {
+	h := &Handler{store: o.Store, buckets: o.Buckets, notifier: o.Notifier, clientIP: o.ClientIP, log: o.Logger, now: o.Now}
+	if h.clientIP == nil {
+		h.clientIP = func(r *http.Request) string { return peerIP(r.RemoteAddr) }
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h
+}
+
+// afterwardTimeout bounds store and queue calls made after the client may have gone
+// (refunds, upload marks, webhook enqueues): they run on a context detached from the request.
+const afterwardTimeout = 5 * time.Second
+
+func afterward(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), afterwardTimeout)
+}
+
+// access checks the token and reserves a hit.
+func (h *Handler) access(r *http.Request, method string, contentLength int64) (*token.Grant, Backend, error) {
+	tok := r.PathValue("token")
+	if !token.WellFormed(tok) {
+		return nil, nil, token.ErrNotFound // indistinguishable from an unknown token
+	}
+	g, err := h.store.Access(r.Context(), tok, method, contentLength)
+	if err != nil {
+		return nil, nil, err
+	}
+	be := h.buckets[g.Record.Bucket]
+	if be == nil {
+		h.refund(r, g)
+		return nil, nil, fmt.Errorf("%w: bucket alias %q is not configured", ErrUpstream, g.Record.Bucket)
+	}
+	return g, be, nil
+}
+
+// refund hands a hit back; a failure is logged (the hit stays consumed: fail closed).
+func (h *Handler) refund(r *http.Request, g *token.Grant) {
+	if !g.Consumed {
+		return
+	}
+	ctx, cancel := afterward(r)
+	defer cancel()
+	if err := h.store.Refund(ctx, g); err != nil {
+		h.log.Warn("refund_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
+	}
+}
+
+// upstream wraps a backend failure for the error writer, keeping the contract's sentinels.
+func upstream(err error) error {
+	if errors.Is(err, ErrObjectNotFound) || errors.Is(err, ErrRangeNotSatisfiable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUpstream, err)
+}
+
+// Get serves GET and HEAD /object/{token}.
+func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		return h.head(w, r)
+	}
+	g, be, err := h.access(r, http.MethodGet, -1)
+	if err != nil {
+		return err
+	}
+	rng := ParseRange(r.Header.Get("Range"))
+	obj, err := be.Get(r.Context(), g.Record.Key, rng)
+	if err != nil {
+		h.refund(r, g)
+		if r.Context().Err() != nil {
+			return ErrClientGone
+		}
+		var re *RangeError
+		if errors.As(err, &re) && re.Size >= 0 {
+			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(re.Size, 10))
+		}
+		return upstream(err)
+	}
+	defer obj.Body.Close()
+
+	hdr := w.Header()
+	setObjectHeaders(hdr, &g.Record, obj.ObjectInfo)
+	hdr.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
+	status := http.StatusOK
+	if obj.Partial {
+		status = http.StatusPartialContent
+		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Start, obj.Start+obj.Length-1, obj.Size))
+	}
+	w.WriteHeader(status)
+
+	n, readErr, writeErr := copyBody(w, obj.Body)
+	if n != obj.Length || readErr != nil || writeErr != nil {
+		// The status line is out: the only honest signal left is to cut the connection so
+		// the client sees a short body, never a clean end.
+		clientGone := writeErr != nil || r.Context().Err() != nil
+		if !clientGone {
+			h.refund(r, g) // the object store failed us mid-body: nothing usable was delivered
+		}
+		h.log.Warn("download_interrupted", "request_id", r.Header.Get("X-Request-Id"),
+			"sent", n, "want", obj.Length, "client_gone", clientGone, "error", errors.Join(readErr, writeErr))
+		panic(http.ErrAbortHandler)
+	}
+	h.notify(r, &g.Record, status, obj.Size, obj.ETag)
+	return nil
+}
+
+// head serves HEAD: the GET headers without a body; it never consumes a hit.
+func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
+	g, be, err := h.access(r, http.MethodHead, -1)
+	if err != nil {
+		return err
+	}
+	info, err := be.Head(r.Context(), g.Record.Key)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return ErrClientGone
+		}
+		return upstream(err)
+	}
+	hdr := w.Header()
+	setObjectHeaders(hdr, &g.Record, info)
+	hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	h.notify(r, &g.Record, http.StatusOK, info.Size, info.ETag)
+	return nil
+}
+
+// Put serves PUT /object/{token}: the request body is streamed to the bucket.
+func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
+	g, be, err := h.access(r, http.MethodPut, r.ContentLength)
+	if err != nil {
+		return err
+	}
+	body := &limitedBody{r: r.Body, limit: g.Record.Size}
+	res, err := be.Put(r.Context(), PutInput{
+		Key:         g.Record.Key,
+		Body:        body,
+		Size:        r.ContentLength,
+		ContentType: r.Header.Get("Content-Type"),
+	})
+	if err != nil {
+		h.refund(r, g)
+		switch {
+		case body.tooLarge:
+			return token.ErrSizeExceeded
+		case r.Context().Err() != nil:
+			return ErrClientGone
+		case body.err != nil:
+			return &BodyError{Err: body.err}
+		}
+		return upstream(err)
+	}
+	ctx, cancel := afterward(r)
+	defer cancel()
+	if err := h.store.MarkUploaded(ctx, g); err != nil {
+		// The object is stored and the hit is spent; only the status flag is missing.
+		h.log.Error("mark_uploaded_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
+	}
+	h.notify(r, &g.Record, http.StatusOK, res.Size, res.ETag)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return json.NewEncoder(w).Encode(struct {
+		ETag string `json:"etag"`
+		Size int64  `json:"size"`
+	}{res.ETag, res.Size})
+}
+
+// notify queues the token's webhook, if it has one.
+func (h *Handler) notify(r *http.Request, rec *token.Record, status int, size int64, etag string) {
+	if rec.Callback == "" || h.notifier == nil {
+		return
+	}
+	ev := callback.Event{
+		Event:     callback.EventAccess,
+		Method:    r.Method,
+		Status:    status,
+		Bucket:    rec.Bucket,
+		Key:       rec.Key,
+		Size:      size,
+		ETag:      etag,
+		Range:     r.Header.Get("Range"),
+		ClientIP:  h.clientIP(r),
+		UserAgent: r.UserAgent(),
+		Referer:   r.Referer(),
+		RequestID: r.Header.Get("X-Request-Id"),
+		Timestamp: h.now().Unix(),
+	}
+	ctx, cancel := afterward(r)
+	defer cancel()
+	if err := h.notifier.Enqueue(ctx, rec.Callback, ev); err != nil {
+		h.log.Warn("callback_enqueue_failed", "request_id", ev.RequestID, "error", err)
+	}
+}
+
+// setObjectHeaders sets the headers GET and HEAD share.
+func setObjectHeaders(hdr http.Header, rec *token.Record, info ObjectInfo) {
+	ct := info.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	hdr.Set("Content-Type", ct)
+	hdr.Set("Accept-Ranges", "bytes")
+	if info.ETag != "" {
+		hdr.Set("ETag", `"`+info.ETag+`"`)
+	}
+	if !info.LastModified.IsZero() {
+		hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	}
+	if rec.Filename != "" {
+		hdr.Set("Content-Disposition", ContentDisposition("attachment", rec.Filename))
+	}
+	// Every access is counted, so no shared cache may answer for the gateway, and the URL
+	// (which is the credential) must not leak through Referer.
+	hdr.Set("Cache-Control", "private, no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+}
+
+// copyBufSize is the size of the pooled buffers object bodies are copied through.
+const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// copyBody streams src to w and tells read failures (the object store) from write failures
+// (the client). A body that can write itself (a local file: sendfile) does so.
+func copyBody(w io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
+	if wt, ok := src.(io.WriterTo); ok {
+		cw := &errWriter{w: w}
+		n, err := wt.WriteTo(cw)
+		if cw.err != nil {
+			return n, nil, cw.err
+		}
+		return n, err, nil
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, nil, werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil, nil
+		}
+		if rerr != nil {
+			return n, rerr, nil
+		}
+	}
+}
+
+// errWriter remembers the first write error, so a WriterTo's error can be attributed.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// ReadFrom keeps the destination's zero-copy path (sendfile) reachable through the wrapper.
+func (e *errWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := e.w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{e}, src)
+	}
+	n, err := rf.ReadFrom(src)
+	if err != nil && e.err == nil {
+		// ReadFrom cannot say which side failed; a failing local file read is rare enough
+		// to count as the client's.
+		e.err = err
+	}
+	return n, err
+}
+
+// limitedBody passes an upload body through, failing once more than limit bytes arrive
+// (limit -1: no limit), and remembers why it failed.
+type limitedBody struct {
+	r        io.Reader
+	limit    int64
+	n        int64
+	tooLarge bool
+	err      error // the underlying read error, if any
+}
+
+// errTooLarge is what limitedBody returns past the limit.
+var errTooLarge = errors.New("upload exceeds the token's size limit")
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.tooLarge {
+		return 0, errTooLarge
+	}
+	if b.limit >= 0 && int64(len(p)) > b.limit-b.n+1 {
+		p = p[:b.limit-b.n+1] // read at most one byte past the limit
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.limit >= 0 && b.n > b.limit {
+		b.tooLarge = true
+		return n - int(b.n-b.limit), errTooLarge
+	}
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
