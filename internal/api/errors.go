@@ -88,6 +88,7 @@ func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	hdr := w.Header()
 	for _, k := range []string{"Content-Length", "Content-Disposition", "ETag", "Last-Modified", "Accept-Ranges", "Content-Encoding"} {
 		hdr.Del(k)
+		delete(hdr, k) // non-canonical spellings (ETag)
 	}
 	if e.Status != http.StatusRequestedRangeNotSatisfiable {
 		hdr.Del("Content-Range")

@@ -282,7 +282,8 @@ func setObjectHeaders(hdr http.Header, rec *token.Record, info ObjectInfo) {
 	hdr.Set("Content-Type", ct)
 	hdr.Set("Accept-Ranges", "bytes")
 	if info.ETag != "" {
-		hdr.Set("ETag", `"`+info.ETag+`"`)
+		// Spelled as S3 and the seed spell it; Header.Set would canonicalize it to "Etag".
+		hdr["ETag"] = []string{`"` + info.ETag + `"`}
 	}
 	if !info.LastModified.IsZero() {
 		hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
