@@ -29,9 +29,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		os.Exit(runCLI(os.Args[1:])) // subcommands: see cli.go
+	}
 	configPath := flag.String("config", "config.yaml", "path of the YAML configuration file")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	logFormat := flag.String("log-format", "json", "json or text")
+	debugAddr := flag.String("debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); never expose it")
 	flag.Parse()
 
 	log, err := newLogger(os.Stderr, *logLevel, *logFormat)
@@ -46,6 +50,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *debugAddr != "" {
+		if err := serveDebug(ctx, *debugAddr, log); err != nil {
+			log.Error("debug_listener", "error", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(ctx, cfg, log); err != nil {
 		log.Error("exit", "error", err)
 		os.Exit(1)
