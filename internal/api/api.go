@@ -31,7 +31,7 @@ type Objects interface {
 
 // Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
 type Bucket interface {
-	Head(ctx context.Context, key string) (proxy.ObjectInfo, error)
+	Head(ctx context.Context, key string, c proxy.Conditions) (proxy.ObjectInfo, error)
 }
 
 // KeyChecker is implemented by buckets that accept fewer keys than S3 does (a local

@@ -694,3 +694,67 @@ func TestConcurrentHitsOverHTTP(t *testing.T) {
 		t.Fatalf("got %d served, %d refused; want 3 and 197", ok.Load(), refused.Load())
 	}
 }
+
+func TestConditionalRequests(t *testing.T) {
+	f := newFixture(t)
+	put := f.mint(map[string]any{"method": "PUT"})
+	var up struct{ ETag string }
+	expectJSON(t, f.do("PUT", "/object/"+put, "0123456789"), 200, &up)
+	get := f.mint(map[string]any{"method": "GET", "callback": "https://example.com/h"})
+	first := f.do("GET", "/object/"+get, nil)
+	tag, lm := first.Header.Get("ETag"), first.Header.Get("Last-Modified")
+	if tag != `"`+up.ETag+`"` || lm == "" {
+		t.Fatalf("validators: ETag %q Last-Modified %q", tag, lm)
+	}
+	cases := []struct {
+		name   string
+		hdr    []string
+		status int
+		body   string
+	}{
+		{"If-None-Match matching", []string{"If-None-Match", tag}, 304, ""},
+		{"If-None-Match weak", []string{"If-None-Match", "W/" + tag}, 304, ""},
+		{"If-None-Match other", []string{"If-None-Match", `"x"`}, 200, "0123456789"},
+		{"If-Modified-Since", []string{"If-Modified-Since", lm}, 304, ""},
+		{"If-Match other", []string{"If-Match", `"x"`}, 412, ""},
+		{"If-Match matching", []string{"If-Match", tag}, 200, "0123456789"},
+		{"If-Range matching", []string{"Range", "bytes=2-4", "If-Range", tag}, 206, "234"},
+		{"If-Range by date", []string{"Range", "bytes=2-4", "If-Range", lm}, 206, "234"},
+		{"If-Range stale", []string{"Range", "bytes=2-4", "If-Range", `"old"`}, 200, "0123456789"},
+		{"If-Range weak", []string{"Range", "bytes=2-4", "If-Range", "W/" + tag}, 200, "0123456789"},
+	}
+	served := 1.0
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := f.do("GET", "/object/"+get, nil, c.hdr...)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.status {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, c.status)
+			}
+			switch c.status {
+			case 304:
+				if len(body) != 0 || resp.Header.Get("ETag") != tag || resp.Header.Get("Cache-Control") == "" {
+					t.Fatalf("304: body %q, headers %v", body, resp.Header)
+				}
+			case 412:
+				if !strings.Contains(string(body), "precondition_failed") {
+					t.Fatalf("412 body %s", body)
+				}
+			default:
+				served++
+				if string(body) != c.body {
+					t.Fatalf("body: got %q, want %q", body, c.body)
+				}
+			}
+		})
+	}
+	if rec := f.record(get); rec["used_hits"] != served {
+		t.Fatalf("used_hits: got %v, want %v (304 and 412 are refunded)", rec["used_hits"], served)
+	}
+	if n := len(f.events.all()); float64(n) != served {
+		t.Fatalf("callbacks: got %d, want %v (none for 304/412)", n, served)
+	}
+	if resp := f.do("HEAD", "/object/"+get, nil, "If-None-Match", tag); resp.StatusCode != 304 {
+		t.Fatalf("conditional HEAD: got %d, want 304", resp.StatusCode)
+	}
+}

@@ -353,7 +353,7 @@ func (a *API) tokenStatus(w http.ResponseWriter, r *http.Request) error {
 	if bucket == nil {
 		return fmt.Errorf("%w: bucket alias %q is not configured", proxy.ErrUpstream, rec.Bucket)
 	}
-	info, err := bucket.Head(r.Context(), rec.Key)
+	info, err := bucket.Head(r.Context(), rec.Key, proxy.Conditions{})
 	switch {
 	case err == nil:
 		v.ObjectExists, v.ObjectSize, v.ETag = true, info.Size, info.ETag

@@ -59,6 +59,7 @@ var sentinels = []struct {
 	{token.ErrUnavailable, http.StatusServiceUnavailable, "store_unavailable", "token store is unavailable, try again"},
 	{proxy.ErrObjectNotFound, http.StatusNotFound, "object_not_found", "object not found"},
 	{proxy.ErrRangeNotSatisfiable, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "range is outside the object"},
+	{proxy.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "If-Match or If-Unmodified-Since does not hold"},
 	{proxy.ErrUpstream, http.StatusBadGateway, "upstream_error", "object store request failed"},
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -13,16 +14,17 @@ import (
 // (backend_contract_test.go).
 //
 // Errors: ErrObjectNotFound when the key does not exist; a *RangeError (which matches
-// ErrRangeNotSatisfiable) when a range starts past the end; anything else is an upstream
-// failure. Implementations never return a partially written object: Put either makes the
+// ErrRangeNotSatisfiable) when a range starts past the end; a *NotModifiedError (matching
+// ErrNotModified) or ErrPreconditionFailed when a precondition says so; anything else is an
+// upstream failure. Implementations never return a partially written object: Put either makes the
 // whole object visible at once or leaves the previous state untouched.
 type Backend interface {
-	// Get opens the object, or the part of it selected by rng (nil: the whole object). The
-	// caller must close Object.Body. Body yields exactly Object.Length bytes, starting at
-	// Object.Start.
-	Get(ctx context.Context, key string, rng *Range) (*Object, error)
-	// Head returns the object's metadata.
-	Head(ctx context.Context, key string) (ObjectInfo, error)
+	// Get opens the object, or the part of it selected by o.Range (nil: the whole object),
+	// if o's preconditions hold. The caller must close Object.Body. Body yields exactly
+	// Object.Length bytes, starting at Object.Start.
+	Get(ctx context.Context, key string, o GetOptions) (*Object, error)
+	// Head returns the object's metadata, if c holds.
+	Head(ctx context.Context, key string, c Conditions) (ObjectInfo, error)
 	// Put stores Body under Key. When Body returns an error, Put fails with an error that wraps
 	// it and stores nothing. Size is Body's exact length when known, -1 when it is not.
 	Put(ctx context.Context, in PutInput) (PutResult, error)
@@ -71,6 +73,76 @@ type PutResult struct {
 	ETag string
 	// Size is the number of bytes stored.
 	Size int64
+}
+
+// GetOptions qualifies a Get.
+type GetOptions struct {
+	// Range selects part of the object; nil: all of it.
+	Range *Range
+	Conditions
+}
+
+// Conditions are a request's preconditions (RFC 9110 §13.1), evaluated by the store against
+// the object's current ETag and Last-Modified. Zero values mean "absent".
+type Conditions struct {
+	// IfMatch and IfNoneMatch are the raw header values: "*" or a list of entity tags.
+	IfMatch, IfNoneMatch string
+	// IfModifiedSince and IfUnmodifiedSince are the parsed HTTP dates.
+	IfModifiedSince, IfUnmodifiedSince time.Time
+}
+
+// Evaluate applies the conditions to info in RFC 9110's order: If-Match, else
+// If-Unmodified-Since (a failure is ErrPreconditionFailed); then If-None-Match, else
+// If-Modified-Since (a match is a *NotModifiedError). Dates compare at one-second precision,
+// as HTTP dates carry.
+func (c Conditions) Evaluate(info ObjectInfo) error {
+	modified := info.LastModified.Truncate(time.Second)
+	switch {
+	case c.IfMatch != "":
+		if !matchETag(c.IfMatch, info.ETag, false) {
+			return ErrPreconditionFailed
+		}
+	case !c.IfUnmodifiedSince.IsZero() && !info.LastModified.IsZero():
+		if modified.After(c.IfUnmodifiedSince) {
+			return ErrPreconditionFailed
+		}
+	}
+	switch {
+	case c.IfNoneMatch != "":
+		if matchETag(c.IfNoneMatch, info.ETag, true) {
+			return &NotModifiedError{Info: info}
+		}
+	case !c.IfModifiedSince.IsZero() && !info.LastModified.IsZero():
+		if !modified.After(c.IfModifiedSince) {
+			return &NotModifiedError{Info: info}
+		}
+	}
+	return nil
+}
+
+// IsZero reports whether no condition is set.
+func (c Conditions) IsZero() bool { return c == Conditions{} }
+
+// matchETag reports whether the header value list ("*", or entity tags, possibly W/-weak)
+// names etag (unquoted). Weak comparison ignores W/; strong comparison never matches a weak tag.
+func matchETag(list, etag string, weak bool) bool {
+	if strings.TrimSpace(list) == "*" {
+		return true
+	}
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		isWeak := strings.HasPrefix(t, "W/")
+		if isWeak {
+			if !weak {
+				continue
+			}
+			t = t[2:]
+		}
+		if len(t) >= 2 && t[0] == '"' && t[len(t)-1] == '"' && t[1:len(t)-1] == etag && etag != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Range is one byte range as the client asked for it (RFC 9110 §14.1.2), before it is
@@ -122,6 +194,24 @@ var (
 	// ErrRangeNotSatisfiable means the requested range starts past the object's end.
 	ErrRangeNotSatisfiable = errors.New("range not satisfiable")
 )
+
+// ErrNotModified matches a *NotModifiedError: the object matches If-None-Match or was not
+// modified since If-Modified-Since (304).
+var ErrNotModified = errors.New("not modified")
+
+// ErrPreconditionFailed means If-Match or If-Unmodified-Since does not hold (412).
+var ErrPreconditionFailed = errors.New("precondition failed")
+
+// NotModifiedError is a 304 with the validators the response should carry.
+type NotModifiedError struct {
+	// Info holds what the store said of the object; fields may be zero when it said nothing.
+	Info ObjectInfo
+}
+
+func (e *NotModifiedError) Error() string { return "not modified" }
+
+// Is makes errors.Is(err, ErrNotModified) true.
+func (e *NotModifiedError) Is(target error) bool { return target == ErrNotModified }
 
 // RangeError reports an unsatisfiable range together with the object's size (for the
 // `Content-Range: bytes */size` header of a 416). Size is -1 when the backend could not tell.

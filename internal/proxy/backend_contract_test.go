@@ -98,10 +98,70 @@ func runContract(t *testing.T, cb contractBackend) {
 		{"BodyFails", contractBodyFails},
 		{"Cancel", contractCancel},
 		{"ConcurrentOverwrite", contractConcurrentOverwrite},
+		{"Conditions", contractConditions},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, cb, cb.open(t))
+		})
+	}
+}
+
+// contractConditions: every store evaluates preconditions the same way (RFC 9110 §13.2.2),
+// for Get and Head, with and without a range.
+func contractConditions(t *testing.T, _ contractBackend, b Backend) {
+	ctx := context.Background()
+	data := testData(100, 7)
+	res := putBytes(t, b, "cond", data, "text/plain")
+	info, err := b.Head(ctx, "cond", Conditions{})
+	if err != nil {
+		t.Fatalf("Head: %v", err)
+	}
+	tag := `"` + res.ETag + `"`
+	lm := info.LastModified.Truncate(time.Second)
+	hour := time.Hour
+	cases := []struct {
+		name string
+		c    Conditions
+		want error // nil, ErrNotModified or ErrPreconditionFailed
+	}{
+		{"none", Conditions{}, nil},
+		{"If-None-Match matching", Conditions{IfNoneMatch: tag}, ErrNotModified},
+		{"If-None-Match in a list", Conditions{IfNoneMatch: `"nope", ` + tag}, ErrNotModified},
+		{"If-None-Match other", Conditions{IfNoneMatch: `"nope"`}, nil},
+		{"If-None-Match star", Conditions{IfNoneMatch: "*"}, ErrNotModified},
+		{"If-Match matching", Conditions{IfMatch: tag}, nil},
+		{"If-Match star", Conditions{IfMatch: "*"}, nil},
+		{"If-Match other", Conditions{IfMatch: `"nope"`}, ErrPreconditionFailed},
+		{"If-Modified-Since now", Conditions{IfModifiedSince: lm.Add(hour)}, ErrNotModified},
+		{"If-Modified-Since at last modification", Conditions{IfModifiedSince: lm}, ErrNotModified},
+		{"If-Modified-Since before", Conditions{IfModifiedSince: lm.Add(-hour)}, nil},
+		{"If-Unmodified-Since before", Conditions{IfUnmodifiedSince: lm.Add(-hour)}, ErrPreconditionFailed},
+		{"If-Unmodified-Since after", Conditions{IfUnmodifiedSince: lm.Add(hour)}, nil},
+		{"If-Match beats If-Unmodified-Since", Conditions{IfMatch: tag, IfUnmodifiedSince: lm.Add(-hour)}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			check := func(what string, err error) {
+				t.Helper()
+				switch {
+				case tc.want == nil && err != nil, tc.want != nil && !errors.Is(err, tc.want):
+					t.Fatalf("%s: got %v, want %v", what, err, tc.want)
+				}
+				var nm *NotModifiedError
+				if errors.As(err, &nm) && nm.Info.ETag != res.ETag {
+					t.Errorf("%s: 304 carries ETag %q, want %q", what, nm.Info.ETag, res.ETag)
+				}
+			}
+			_, err := b.Head(ctx, "cond", tc.c)
+			check("Head", err)
+			for _, rng := range []*Range{nil, {First: 10, Last: 19}} {
+				obj, err := b.Get(ctx, "cond", GetOptions{Range: rng, Conditions: tc.c})
+				if err == nil {
+					readObject(t, obj)
+				}
+				check(fmt.Sprintf("Get range %v", rng), err)
+			}
 		})
 	}
 }
@@ -118,13 +178,13 @@ func contractRoundTrip(t *testing.T, _ contractBackend, b Backend) {
 		t.Errorf("Put = %+v, want %+v", got, want)
 	}
 	want := ObjectInfo{Size: 1000, ContentType: "text/plain; charset=utf-8", ETag: md5Hex(data)}
-	info, err := b.Head(ctx, "dir/sub/object.txt")
+	info, err := b.Head(ctx, "dir/sub/object.txt", Conditions{})
 	if err != nil {
 		t.Fatalf("Head: %v", err)
 	}
 	checkInfo(t, "Head", info, want, before)
 
-	obj, err := b.Get(ctx, "dir/sub/object.txt", nil)
+	obj, err := b.Get(ctx, "dir/sub/object.txt", GetOptions{})
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
@@ -145,7 +205,7 @@ func contractDefaultContentType(t *testing.T, _ contractBackend, b Backend) {
 		if _, err := b.Put(ctx, PutInput{Key: key, Body: onlyReader([]byte("abc")), Size: size}); err != nil {
 			t.Fatalf("Put size %d: %v", size, err)
 		}
-		info, err := b.Head(ctx, key)
+		info, err := b.Head(ctx, key, Conditions{})
 		if err != nil {
 			t.Fatalf("Head: %v", err)
 		}
@@ -160,7 +220,7 @@ func contractOverwrite(t *testing.T, _ contractBackend, b Backend) {
 	putBytes(t, b, "k", testData(2000, 2), "image/png")
 	newData := testData(10, 3)
 	putBytes(t, b, "k", newData, "application/json")
-	info, err := b.Head(ctx, "k")
+	info, err := b.Head(ctx, "k", Conditions{})
 	if err != nil {
 		t.Fatalf("Head: %v", err)
 	}
@@ -216,7 +276,7 @@ func checkPutInParts(t *testing.T, cb contractBackend, b Backend, key string, da
 	if !regexp.MustCompile(`^` + wantETag + `$`).MatchString(res.ETag) {
 		t.Errorf("Put ETag %q, want %s", res.ETag, wantETag)
 	}
-	info, err := b.Head(ctx, key)
+	info, err := b.Head(ctx, key, Conditions{})
 	if err != nil {
 		t.Fatalf("Head: %v", err)
 	}
@@ -254,7 +314,7 @@ func contractRanges(t *testing.T, _ contractBackend, b Backend) {
 	} {
 		t.Run(tc.rng.HeaderValue(), func(t *testing.T) {
 			rng := tc.rng
-			obj, err := b.Get(ctx, "ranged", &rng)
+			obj, err := b.Get(ctx, "ranged", GetOptions{Range: &rng})
 			if tc.unsatisfiable {
 				var re *RangeError
 				if !errors.As(err, &re) || !errors.Is(err, ErrRangeNotSatisfiable) {
@@ -292,7 +352,7 @@ func contractMalformedRanges(t *testing.T, _ contractBackend, b Backend) {
 	data := testData(100, 13)
 	putBytes(t, b, "malformed", data, "")
 	for _, rng := range []Range{{20, 10}, {-1, -1}} {
-		obj, err := b.Get(context.Background(), "malformed", &rng)
+		obj, err := b.Get(context.Background(), "malformed", GetOptions{Range: &rng})
 		if err != nil {
 			t.Fatalf("Get with Range%+v: %v", rng, err)
 		}
@@ -307,11 +367,11 @@ func contractMissing(t *testing.T, _ contractBackend, b Backend) {
 	ctx := context.Background()
 	putBytes(t, b, "present", []byte("x"), "")
 	for _, key := range []string{"absent", "present/child", "pres"} {
-		if _, err := b.Head(ctx, key); !errors.Is(err, ErrObjectNotFound) {
+		if _, err := b.Head(ctx, key, Conditions{}); !errors.Is(err, ErrObjectNotFound) {
 			t.Errorf("Head %q = %v, want ErrObjectNotFound", key, err)
 		}
 		for _, rng := range []*Range{nil, {First: 0, Last: 10}, {First: 100, Last: -1}} {
-			obj, err := b.Get(ctx, key, rng)
+			obj, err := b.Get(ctx, key, GetOptions{Range: rng})
 			if err == nil {
 				obj.Body.Close()
 			}
@@ -333,14 +393,14 @@ func contractEmptyObject(t *testing.T, _ contractBackend, b Backend) {
 		if want := (PutResult{ETag: md5Hex(nil), Size: 0}); res != want {
 			t.Errorf("Put size %d = %+v, want %+v", size, res, want)
 		}
-		info, err := b.Head(ctx, key)
+		info, err := b.Head(ctx, key, Conditions{})
 		if err != nil {
 			t.Fatalf("Head: %v", err)
 		}
 		if info.Size != 0 || info.ETag != md5Hex(nil) || info.ContentType != "text/plain" {
 			t.Errorf("Head = %+v, want an empty text/plain object", info)
 		}
-		obj, err := b.Get(ctx, key, nil)
+		obj, err := b.Get(ctx, key, GetOptions{})
 		if err != nil {
 			t.Fatalf("Get: %v", err)
 		}
@@ -348,7 +408,7 @@ func contractEmptyObject(t *testing.T, _ contractBackend, b Backend) {
 			t.Errorf("Get: %d bytes, Length %d, Partial %v; want an empty whole object", len(got), obj.Length, obj.Partial)
 		}
 		for _, rng := range []Range{{0, -1}, {0, 10}, {-1, 1}} {
-			obj, err := b.Get(ctx, key, &rng)
+			obj, err := b.Get(ctx, key, GetOptions{Range: &rng})
 			var re *RangeError
 			if !errors.As(err, &re) || re.Size != 0 {
 				if err == nil {
@@ -375,7 +435,7 @@ func contractKeys(t *testing.T, _ contractBackend, b Backend) {
 	} {
 		data := testData(100+i, byte(i))
 		putBytes(t, b, key, data, "text/plain")
-		info, err := b.Head(ctx, key)
+		info, err := b.Head(ctx, key, Conditions{})
 		if err != nil {
 			t.Errorf("Head %q: %v", key, err)
 			continue
@@ -421,7 +481,7 @@ func checkNothingStored(t *testing.T, cb contractBackend, b Backend, key string,
 	} else {
 		checkNoLeftovers(t, cb, b)
 	}
-	if _, err := b.Head(context.Background(), key); !errors.Is(err, ErrObjectNotFound) {
+	if _, err := b.Head(context.Background(), key, Conditions{}); !errors.Is(err, ErrObjectNotFound) {
 		t.Errorf("after a failed Put, Head %q = %v, want ErrObjectNotFound", key, err)
 	}
 }
@@ -510,7 +570,7 @@ func contractConcurrentOverwrite(t *testing.T, _ contractBackend, b Backend) {
 					return
 				default:
 				}
-				obj, err := b.Get(ctx, "hot", nil)
+				obj, err := b.Get(ctx, "hot", GetOptions{})
 				if err != nil {
 					t.Errorf("Get during overwrite: %v", err)
 					return
@@ -656,7 +716,7 @@ func putBytes(t testing.TB, b Backend, key string, data []byte, contentType stri
 
 func getBytes(t testing.TB, b Backend, key string) []byte {
 	t.Helper()
-	obj, err := b.Get(context.Background(), key, nil)
+	obj, err := b.Get(context.Background(), key, GetOptions{})
 	if err != nil {
 		t.Fatalf("Get %q: %v", key, err)
 	}

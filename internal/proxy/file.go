@@ -180,13 +180,17 @@ func sidecarName(key string) string {
 
 // Get implements Backend. Body implements io.WriterTo so that copying it to a net/http
 // response lets the kernel send the file (sendfile) with no copy through user space.
-func (f *File) Get(ctx context.Context, key string, rng *Range) (*Object, error) {
+func (f *File) Get(ctx context.Context, key string, o GetOptions) (*Object, error) {
 	file, info, err := f.open(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	if err := o.Evaluate(info); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("file get %q: %w", key, err)
+	}
 	obj := &Object{ObjectInfo: info, Length: info.Size}
-	if rng = wellFormed(rng); rng != nil {
+	if rng := wellFormed(o.Range); rng != nil {
 		start, n, ok := rng.Resolve(info.Size)
 		if !ok {
 			file.Close()
@@ -205,12 +209,15 @@ func (f *File) Get(ctx context.Context, key string, rng *Range) (*Object, error)
 }
 
 // Head implements Backend.
-func (f *File) Head(ctx context.Context, key string) (ObjectInfo, error) {
+func (f *File) Head(ctx context.Context, key string, c Conditions) (ObjectInfo, error) {
 	file, info, err := f.open(ctx, key)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
 	file.Close()
+	if err := c.Evaluate(info); err != nil {
+		return ObjectInfo{}, fmt.Errorf("file head %q: %w", key, err)
+	}
 	return info, nil
 }
 

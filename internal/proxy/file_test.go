@@ -64,10 +64,10 @@ func TestFileInvalidKeys(t *testing.T) {
 		if _, err := f.Put(ctx, PutInput{Key: key, Body: onlyReader([]byte("x")), Size: 1}); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("Put %q = %v, want ErrInvalidKey", key, err)
 		}
-		if _, err := f.Get(ctx, key, nil); !errors.Is(err, ErrInvalidKey) {
+		if _, err := f.Get(ctx, key, GetOptions{}); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("Get %q = %v, want ErrInvalidKey", key, err)
 		}
-		if _, err := f.Head(ctx, key); !errors.Is(err, ErrInvalidKey) {
+		if _, err := f.Head(ctx, key, Conditions{}); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("Head %q = %v, want ErrInvalidKey", key, err)
 		}
 	}
@@ -95,11 +95,11 @@ func TestFileSymlinks(t *testing.T) {
 		}
 	}
 	for _, key := range []string{"abs-out", "rel-out", "dir-out/secret"} {
-		if obj, err := f.Get(ctx, key, nil); err == nil {
+		if obj, err := f.Get(ctx, key, GetOptions{}); err == nil {
 			obj.Body.Close()
 			t.Errorf("Get %q through a link out of the root succeeded", key)
 		}
-		if _, err := f.Head(ctx, key); err == nil {
+		if _, err := f.Head(ctx, key, Conditions{}); err == nil {
 			t.Errorf("Head %q through a link out of the root succeeded", key)
 		}
 	}
@@ -118,7 +118,7 @@ func TestFileSymlinks(t *testing.T) {
 	if got := getBytes(t, f, "dir-in/real.txt"); string(got) != "fine" {
 		t.Errorf("Get through a linked folder inside the root = %q, want fine", got)
 	}
-	if _, err := f.Head(ctx, "dangling"); !errors.Is(err, ErrObjectNotFound) {
+	if _, err := f.Head(ctx, "dangling", Conditions{}); !errors.Is(err, ErrObjectNotFound) {
 		t.Errorf("Head of a dangling link = %v, want ErrObjectNotFound", err)
 	}
 }
@@ -128,10 +128,10 @@ func TestFileNotFiles(t *testing.T) {
 	ctx := context.Background()
 	putBytes(t, f, "dir/file", []byte("x"), "")
 	for _, key := range []string{"dir", "dir/file/below", "nope/nope"} {
-		if _, err := f.Head(ctx, key); !errors.Is(err, ErrObjectNotFound) {
+		if _, err := f.Head(ctx, key, Conditions{}); !errors.Is(err, ErrObjectNotFound) {
 			t.Errorf("Head %q = %v, want ErrObjectNotFound", key, err)
 		}
-		if _, err := f.Get(ctx, key, nil); !errors.Is(err, ErrObjectNotFound) {
+		if _, err := f.Get(ctx, key, GetOptions{}); !errors.Is(err, ErrObjectNotFound) {
 			t.Errorf("Get %q = %v, want ErrObjectNotFound", key, err)
 		}
 	}
@@ -155,7 +155,7 @@ func TestFileHandDropped(t *testing.T) {
 	writeFile(t, filepath.Join(f.dir, "site", "index.html"), page)
 	writeFile(t, filepath.Join(f.dir, "blob"), "no extension")
 
-	info, err := f.Head(ctx, "site/index.html")
+	info, err := f.Head(ctx, "site/index.html", Conditions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +165,14 @@ func TestFileHandDropped(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.dir, sidecarName("site/index.html"))); err != nil {
 		t.Errorf("no sidecar was written: %v", err)
 	}
-	obj, err := f.Get(ctx, "site/index.html", nil)
+	obj, err := f.Get(ctx, "site/index.html", GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := readObject(t, obj); string(got) != page || obj.ETag != info.ETag {
 		t.Errorf("Get = %q with ETag %q", got, obj.ETag)
 	}
-	if info, err := f.Head(ctx, "blob"); err != nil || info.ContentType != "application/octet-stream" {
+	if info, err := f.Head(ctx, "blob", Conditions{}); err != nil || info.ContentType != "application/octet-stream" {
 		t.Errorf("Head of a file without extension = %+v, %v; want application/octet-stream", info, err)
 	}
 }
@@ -182,7 +182,7 @@ func TestFileStaleSidecar(t *testing.T) {
 	f := newTestFile(t)
 	ctx := context.Background()
 	putBytes(t, f, "data.json", []byte(`{"v":1}`), "application/x-custom")
-	if info, _ := f.Head(ctx, "data.json"); info.ContentType != "application/x-custom" {
+	if info, _ := f.Head(ctx, "data.json", Conditions{}); info.ContentType != "application/x-custom" {
 		t.Fatalf("uploaded Content-Type not kept: %q", info.ContentType)
 	}
 	for i, edit := range []func(path string){
@@ -208,7 +208,7 @@ func TestFileStaleSidecar(t *testing.T) {
 	} {
 		edit(filepath.Join(f.dir, "data.json"))
 		want := readFile(t, filepath.Join(f.dir, "data.json"))
-		info, err := f.Head(ctx, "data.json")
+		info, err := f.Head(ctx, "data.json", Conditions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestFileStaleSidecar(t *testing.T) {
 	}
 	// A corrupt sidecar is recomputed too.
 	writeFile(t, filepath.Join(f.dir, sidecarName("data.json")), "{not json")
-	if info, err := f.Head(ctx, "data.json"); err != nil || info.ETag != md5Hex([]byte(`{"v":300}`)) {
+	if info, err := f.Head(ctx, "data.json", Conditions{}); err != nil || info.ETag != md5Hex([]byte(`{"v":300}`)) {
 		t.Errorf("with a corrupt sidecar Head = %+v, %v", info, err)
 	}
 }
@@ -247,7 +247,7 @@ func TestFileBodyWriterTo(t *testing.T) {
 				{"ReaderFrom", func(b *bytes.Buffer) io.Writer { return b }},
 				{"plain Writer", func(b *bytes.Buffer) io.Writer { return struct{ io.Writer }{b} }},
 			} {
-				obj, err := f.Get(ctx, "big.bin", tc.rng)
+				obj, err := f.Get(ctx, "big.bin", GetOptions{Range: tc.rng})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -266,7 +266,7 @@ func TestFileBodyWriterTo(t *testing.T) {
 	}
 	t.Run("over HTTP", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			obj, err := f.Get(r.Context(), "big.bin", &Range{First: 5, Last: -1})
+			obj, err := f.Get(r.Context(), "big.bin", GetOptions{Range: &Range{First: 5, Last: -1}})
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
@@ -295,7 +295,7 @@ func TestFileBodyShrunk(t *testing.T) {
 	data := testData(1<<20, 31)
 	writeFile(t, filepath.Join(f.dir, "shrinking"), string(data))
 	for _, useWriteTo := range []bool{false, true} {
-		obj, err := f.Get(context.Background(), "shrinking", nil)
+		obj, err := f.Get(context.Background(), "shrinking", GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +415,7 @@ func TestFileCancelledRead(t *testing.T) {
 	writeFile(t, filepath.Join(f.dir, "dropped"), string(testData(1<<20, 32)))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := f.Head(ctx, "dropped"); !errors.Is(err, context.Canceled) {
+	if _, err := f.Head(ctx, "dropped", Conditions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Head with a cancelled context = %v, want context.Canceled", err)
 	}
 }
@@ -446,7 +446,7 @@ func TestFileWriteToTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := f.Get(context.Background(), "sf", nil)
+	obj, err := f.Get(context.Background(), "sf", GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

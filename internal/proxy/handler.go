@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,10 +129,51 @@ func (h *Handler) refund(r *http.Request, g *token.Grant) {
 
 // upstream wraps a backend failure for the error writer, keeping the contract's sentinels.
 func upstream(err error) error {
-	if errors.Is(err, ErrObjectNotFound) || errors.Is(err, ErrRangeNotSatisfiable) {
-		return err
+	for _, known := range []error{ErrObjectNotFound, ErrRangeNotSatisfiable, ErrPreconditionFailed, ErrNotModified} {
+		if errors.Is(err, known) {
+			return err
+		}
 	}
 	return fmt.Errorf("%w: %w", ErrUpstream, err)
+}
+
+// conditions reads a request's preconditions. Unparseable dates are ignored, as RFC 9110
+// asks.
+func conditions(r *http.Request) Conditions {
+	c := Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
+	if v := r.Header.Get("If-Modified-Since"); v != "" {
+		c.IfModifiedSince, _ = http.ParseTime(v)
+	}
+	if v := r.Header.Get("If-Unmodified-Since"); v != "" {
+		c.IfUnmodifiedSince, _ = http.ParseTime(v)
+	}
+	return c
+}
+
+// ifRangeHolds reports whether an If-Range validator still describes the object: an entity
+// tag by strong comparison, or exactly its Last-Modified date (RFC 9110 §13.1.5).
+func ifRangeHolds(v string, info ObjectInfo) bool {
+	if strings.HasPrefix(v, "W/") {
+		return false // a weak tag never validates a range
+	}
+	if strings.HasPrefix(v, `"`) {
+		return info.ETag != "" && v == `"`+info.ETag+`"`
+	}
+	t, err := http.ParseTime(v)
+	return err == nil && !info.LastModified.IsZero() && info.LastModified.Truncate(time.Second).Equal(t)
+}
+
+// notModified answers 304 with the validators and caching headers a 200 would have carried.
+func notModified(w http.ResponseWriter, info ObjectInfo) {
+	hdr := w.Header()
+	if info.ETag != "" {
+		hdr["ETag"] = []string{`"` + info.ETag + `"`}
+	}
+	if !info.LastModified.IsZero() {
+		hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	}
+	setSafetyHeaders(hdr)
+	w.WriteHeader(http.StatusNotModified)
 }
 
 // Get serves GET and HEAD /object/{token}.
@@ -143,12 +185,23 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rng := ParseRange(r.Header.Get("Range"))
-	obj, err := be.Get(r.Context(), g.Record.Key, rng)
+	opts := GetOptions{Range: ParseRange(r.Header.Get("Range")), Conditions: conditions(r)}
+	obj, err := be.Get(r.Context(), g.Record.Key, opts)
+	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
+		// The object changed since the client's partial copy: it gets the whole new one.
+		obj.Body.Close()
+		opts.Range = nil
+		obj, err = be.Get(r.Context(), g.Record.Key, opts)
+	}
 	if err != nil {
-		h.refund(r, g)
+		h.refund(r, g) // nothing delivered: not modified, precondition failed, missing, …
 		if r.Context().Err() != nil {
 			return ErrClientGone
+		}
+		var nm *NotModifiedError
+		if errors.As(err, &nm) {
+			notModified(w, nm.Info)
+			return nil
 		}
 		var re *RangeError
 		if errors.As(err, &re) && re.Size >= 0 {
@@ -190,10 +243,15 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	info, err := be.Head(r.Context(), g.Record.Key)
+	info, err := be.Head(r.Context(), g.Record.Key, conditions(r))
 	if err != nil {
 		if r.Context().Err() != nil {
 			return ErrClientGone
+		}
+		var nm *NotModifiedError
+		if errors.As(err, &nm) {
+			notModified(w, nm.Info)
+			return nil
 		}
 		return upstream(err)
 	}
@@ -291,8 +349,13 @@ func setObjectHeaders(hdr http.Header, rec *token.Record, info ObjectInfo) {
 	if rec.Filename != "" {
 		hdr.Set("Content-Disposition", ContentDisposition("attachment", rec.Filename))
 	}
-	// Every access is counted, so no shared cache may answer for the gateway, and the URL
-	// (which is the credential) must not leak through Referer.
+	setSafetyHeaders(hdr)
+}
+
+// setSafetyHeaders sets what every object response carries: every access is counted, so no
+// shared cache may answer for the gateway; the URL is the credential, so it must not leak
+// through Referer; and browsers must not sniff a type the store did not declare.
+func setSafetyHeaders(hdr http.Header) {
 	hdr.Set("Cache-Control", "private, no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")

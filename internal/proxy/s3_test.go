@@ -96,7 +96,7 @@ func TestS3PutStreams(t *testing.T) {
 								i, r, tc.wantRequests[i])
 						}
 					}
-					info, err := b.Head(context.Background(), "stream")
+					info, err := b.Head(context.Background(), "stream", Conditions{})
 					if err != nil || info.Size != tc.size {
 						t.Errorf("Head = %+v, %v; want size %d", info, err, tc.size)
 					}
@@ -180,7 +180,7 @@ func TestS3StoreFailureAborts(t *testing.T) {
 					if got := api.snapshot()["AbortMultipartUpload"]; got != tc.wantAborts {
 						t.Errorf("%d aborts, want %d", got, tc.wantAborts)
 					}
-					if _, err := b.Head(context.Background(), "failing"); !errors.Is(err, ErrObjectNotFound) {
+					if _, err := b.Head(context.Background(), "failing", Conditions{}); !errors.Is(err, ErrObjectNotFound) {
 						t.Errorf("Head after a failed upload = %v, want ErrObjectNotFound", err)
 					}
 					if left := openUploads(t, b); len(left) > 0 {
@@ -241,7 +241,7 @@ func TestS3ServerErrors(t *testing.T) {
 		if err := nb.Check(ctx); err == nil {
 			t.Error("Check on a missing bucket succeeded")
 		}
-		_, err := nb.Get(ctx, "k", nil)
+		_, err := nb.Get(ctx, "k", GetOptions{})
 		if err == nil || errors.Is(err, ErrObjectNotFound) {
 			t.Errorf("Get from a missing bucket = %v, want an upstream error", err)
 		}
@@ -253,7 +253,7 @@ func TestS3ServerErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, key := range []string{"k", "missing"} {
-			_, err := wb.Get(ctx, key, nil)
+			_, err := wb.Get(ctx, key, GetOptions{})
 			if err == nil || errors.Is(err, ErrObjectNotFound) || s3HTTPStatus(err) != http.StatusForbidden {
 				t.Errorf("Get %q with a wrong secret = %v, want a 403 upstream error", key, err)
 			}
@@ -269,10 +269,10 @@ func TestS3ServerErrors(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := b.Get(cctx, "k", nil); !errors.Is(err, context.Canceled) {
+		if _, err := b.Get(cctx, "k", GetOptions{}); !errors.Is(err, context.Canceled) {
 			t.Errorf("Get with a cancelled context = %v, want context.Canceled", err)
 		}
-		if _, err := b.Head(cctx, "k"); !errors.Is(err, context.Canceled) {
+		if _, err := b.Head(cctx, "k", Conditions{}); !errors.Is(err, context.Canceled) {
 			t.Errorf("Head with a cancelled context = %v, want context.Canceled", err)
 		}
 	})
@@ -281,7 +281,7 @@ func TestS3ServerErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = ub.Get(ctx, "k", nil)
+		_, err = ub.Get(ctx, "k", GetOptions{})
 		if err == nil || errors.Is(err, ErrObjectNotFound) || errors.Is(err, ErrRangeNotSatisfiable) {
 			t.Errorf("Get from an unreachable store = %v, want an upstream error", err)
 		}
@@ -321,7 +321,7 @@ func TestS3ErrorTranslation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := &fakeAPI{getErr: tc.err, headSize: tc.headSize}
 			b := &S3{api: fake, bucket: "b"}
-			_, err := b.Get(context.Background(), "k", &Range{First: 5, Last: -1})
+			_, err := b.Get(context.Background(), "k", GetOptions{Range: &Range{First: 5, Last: -1}})
 			switch {
 			case tc.want == nil:
 				if err == nil || errors.Is(err, ErrObjectNotFound) || errors.Is(err, ErrRangeNotSatisfiable) {
@@ -341,7 +341,7 @@ func TestS3ErrorTranslation(t *testing.T) {
 	}
 	t.Run("context", func(t *testing.T) {
 		b := &S3{api: &fakeAPI{getErr: &smithy.OperationError{Err: &smithy.CanceledError{Err: context.DeadlineExceeded}}}, bucket: "b"}
-		if _, err := b.Get(context.Background(), "k", nil); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := b.Get(context.Background(), "k", GetOptions{}); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Get = %v, want context.DeadlineExceeded", err)
 		}
 	})
