@@ -158,6 +158,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MaxBody:       int64(cfg.Server.MaxControlBody),
 		Callbacks:     guard,
 		DeadLetters:   pool,
+		CORS:          api.CORS{AllowedOrigins: cfg.Server.CORS.AllowedOrigins, MaxAge: cfg.Server.CORS.MaxAge},
 		ClientIP:      ips.Of,
 		Logger:        log,
 	})

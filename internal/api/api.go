@@ -62,6 +62,8 @@ type Options struct {
 	Callbacks URLChecker
 	// DeadLetters serves /callbacks/failed; nil: those routes answer 404.
 	DeadLetters DeadLetters
+	// CORS lets page scripts on other origins use /object; zero: no CORS headers.
+	CORS CORS
 	// ClientIP returns a request's client address; nil means the TCP peer.
 	ClientIP func(*http.Request) string
 	Logger   *slog.Logger
@@ -80,6 +82,7 @@ type API struct {
 	maxBody   int64
 	callbacks URLChecker
 	dead      DeadLetters
+	cors      *cors
 	clientIP  func(*http.Request) string
 	log       *slog.Logger
 	now       func() time.Time
@@ -97,6 +100,7 @@ func New(o Options) *API {
 		maxBody:   o.MaxBody,
 		callbacks: o.Callbacks,
 		dead:      o.DeadLetters,
+		cors:      newCORS(o.CORS),
 		clientIP:  o.ClientIP,
 		log:       o.Logger,
 		now:       o.Now,
@@ -138,6 +142,7 @@ func (a *API) routes() {
 
 	m.HandleFunc("GET /object/{token}", a.handle(a.objects.Get))
 	m.HandleFunc("PUT /object/{token}", a.handle(a.objects.Put))
+	m.HandleFunc("OPTIONS /object/{token}", a.handle(a.preflight))
 }
 
 // ServeHTTP implements http.Handler.
@@ -157,6 +162,9 @@ func isControl(path string) bool {
 // methods and paths under /token reveal nothing without a control token), and the mux's own
 // 404 and 405 answers get the contract's JSON shape.
 func (a *API) route(w *responseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions {
+		a.cors.allow(w, r) // set before anything is written: errors are readable too
+	}
 	if isControl(r.URL.Path) {
 		if e := a.authorize(r); e != nil {
 			if e.Status == http.StatusUnauthorized {

@@ -89,7 +89,7 @@ type fixture struct {
 	events *sink
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, edits ...func(*api.Options)) *fixture {
 	t.Helper()
 	clock := storetest.NewClock()
 	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour, Now: clock.Now})
@@ -107,7 +107,7 @@ func newFixture(t *testing.T) *fixture {
 		Now:      clock.Now,
 	})
 	f := &fixture{t: t, store: store, clock: clock, events: events}
-	h := api.New(api.Options{
+	o := api.Options{
 		Tokens:        store,
 		Objects:       objects,
 		Buckets:       map[string]api.Bucket{"local": files},
@@ -117,8 +117,11 @@ func newFixture(t *testing.T) *fixture {
 		MaxBody:       4096,
 		Callbacks:     &callback.Guard{Resolver: publicResolver{}},
 		Now:           clock.Now,
-	})
-	f.srv = httptest.NewServer(h)
+	}
+	for _, edit := range edits {
+		edit(&o)
+	}
+	f.srv = httptest.NewServer(api.New(o))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -757,4 +760,90 @@ func TestConditionalRequests(t *testing.T) {
 	if resp := f.do("HEAD", "/object/"+get, nil, "If-None-Match", tag); resp.StatusCode != 304 {
 		t.Fatalf("conditional HEAD: got %d, want 304", resp.StatusCode)
 	}
+}
+
+func TestCORS(t *testing.T) {
+	f := newFixture(t, func(o *api.Options) {
+		o.CORS = api.CORS{AllowedOrigins: []string{"https://app.example.com"}, MaxAge: 10 * time.Minute}
+	})
+	star := newFixture(t, func(o *api.Options) { o.CORS = api.CORS{AllowedOrigins: []string{"*"}} })
+	none := newFixture(t)
+	for _, fx := range []*fixture{f, star, none} {
+		put := fx.mint(map[string]any{"method": "PUT"})
+		expectJSON(t, fx.do("PUT", "/object/"+put, "data"), 200, nil)
+	}
+	get := f.mint(map[string]any{"method": "GET"})
+
+	t.Run("preflight for PUT with Content-Type", func(t *testing.T) {
+		resp := f.do("OPTIONS", "/object/"+get, nil, "Origin", "https://app.example.com",
+			"Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "content-type")
+		want := map[string]string{
+			"Access-Control-Allow-Origin":  "https://app.example.com",
+			"Access-Control-Allow-Methods": "GET, HEAD, PUT",
+			"Access-Control-Max-Age":       "600",
+		}
+		if resp.StatusCode != 204 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		for k, v := range want {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("%s: got %q, want %q", k, got, v)
+			}
+		}
+		for _, h := range []string{"Content-Type", "Range", "If-None-Match"} {
+			if !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), h) {
+				t.Errorf("Allow-Headers %q lacks %s", resp.Header.Get("Access-Control-Allow-Headers"), h)
+			}
+		}
+	})
+	t.Run("preflight from another origin", func(t *testing.T) {
+		resp := f.do("OPTIONS", "/object/"+get, nil, "Origin", "https://evil.example.net", "Access-Control-Request-Method", "GET")
+		if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Access-Control-Allow-Methods") != "" {
+			t.Fatalf("got %d %v, want 204 without CORS grants", resp.StatusCode, resp.Header)
+		}
+	})
+	t.Run("preflight never touches the token", func(t *testing.T) {
+		resp := f.do("OPTIONS", "/object/no-such-token-0123456789", nil, "Origin", "https://app.example.com", "Access-Control-Request-Method", "GET")
+		if resp.StatusCode != 204 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("GET exposes headers", func(t *testing.T) {
+		resp := f.do("GET", "/object/"+get, nil, "Origin", "https://app.example.com", "Range", "bytes=0-1")
+		if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || !strings.Contains(resp.Header.Get("Vary"), "Origin") {
+			t.Fatalf("headers %v", resp.Header)
+		}
+		for _, h := range []string{"Content-Range", "Content-Disposition", "ETag", "Accept-Ranges", "X-Request-Id", "Content-Length"} {
+			if !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), h) {
+				t.Errorf("Expose-Headers lacks %s", h)
+			}
+		}
+	})
+	t.Run("errors carry CORS headers", func(t *testing.T) {
+		resp := f.do("GET", "/object/no-such-token-0123456789", nil, "Origin", "https://app.example.com")
+		if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+			t.Fatalf("404 without CORS: %v", resp.Header)
+		}
+		expectError(t, resp, 404, "token_not_found")
+	})
+	t.Run("star", func(t *testing.T) {
+		tok := star.mint(map[string]any{"method": "GET"})
+		resp := star.do("GET", "/object/"+tok, nil, "Origin", "https://anyone.example")
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("headers %v", resp.Header)
+		}
+	})
+	t.Run("not configured", func(t *testing.T) {
+		tok := none.mint(map[string]any{"method": "GET"})
+		resp := none.do("GET", "/object/"+tok, nil, "Origin", "https://app.example.com")
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("CORS header without configuration: %v", resp.Header)
+		}
+	})
+	t.Run("control API has no CORS", func(t *testing.T) {
+		resp := f.control("GET", "/token/"+get, nil)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatal("control API answered with CORS headers")
+		}
+	})
 }
