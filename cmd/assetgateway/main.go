@@ -24,6 +24,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/config"
+	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -107,6 +108,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	m := metrics.New()
+	ready := map[string]func(context.Context) error{"store": store.Ping}
+	for alias, b := range backends {
+		if c, ok := b.(interface{ Check(context.Context) error }); ok {
+			ready["bucket "+alias] = c.Check
+		}
+		backends[alias] = m.InstrumentBackend(alias, b)
+	}
+	timedStore := m.InstrumentStore(store)
 
 	secrets := []string{}
 	for _, s := range []string{cfg.Callback.Secret, cfg.Callback.PreviousSecret} {
@@ -132,13 +142,14 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("callback pool: %w", err)
 	}
+	m.WatchCallbacks(pool)
 
 	ips, err := api.NewClientIP(cfg.Server.TrustedProxies)
 	if err != nil {
 		return err
 	}
 	objects := proxy.New(proxy.Options{
-		Store:    store,
+		Store:    timedStore,
 		Buckets:  backends,
 		Notifier: pool,
 		ClientIP: ips.Of,
@@ -149,7 +160,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		buckets[alias] = b
 	}
 	handler := api.New(api.Options{
-		Tokens:        store,
+		Tokens:        timedStore,
 		Objects:       objects,
 		Buckets:       buckets,
 		ControlTokens: cfg.Control.Tokens,
@@ -159,6 +170,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Callbacks:     guard,
 		DeadLetters:   pool,
 		CORS:          api.CORS{AllowedOrigins: cfg.Server.CORS.AllowedOrigins, MaxAge: cfg.Server.CORS.MaxAge},
+		Metrics:       m,
+		Ready:         ready,
 		ClientIP:      ips.Of,
 		Logger:        log,
 	})

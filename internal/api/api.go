@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -64,6 +65,12 @@ type Options struct {
 	DeadLetters DeadLetters
 	// CORS lets page scripts on other origins use /object; zero: no CORS headers.
 	CORS CORS
+	// Metrics records request metrics and serves /metrics; nil: no metrics.
+	Metrics *metrics.Metrics
+	// Ready are the readiness checks of /readyz, by name ("store", "bucket assets"); each
+	// is given ReadyTimeout.
+	Ready        map[string]func(context.Context) error
+	ReadyTimeout time.Duration
 	// ClientIP returns a request's client address; nil means the TCP peer.
 	ClientIP func(*http.Request) string
 	Logger   *slog.Logger
@@ -83,6 +90,9 @@ type API struct {
 	callbacks URLChecker
 	dead      DeadLetters
 	cors      *cors
+	metrics   *metrics.Metrics
+	ready     map[string]func(context.Context) error
+	readyWait time.Duration
 	clientIP  func(*http.Request) string
 	log       *slog.Logger
 	now       func() time.Time
@@ -101,6 +111,9 @@ func New(o Options) *API {
 		callbacks: o.Callbacks,
 		dead:      o.DeadLetters,
 		cors:      newCORS(o.CORS),
+		metrics:   o.Metrics,
+		ready:     o.Ready,
+		readyWait: o.ReadyTimeout,
 		clientIP:  o.ClientIP,
 		log:       o.Logger,
 		now:       o.Now,
@@ -121,6 +134,9 @@ func New(o Options) *API {
 	if a.maxBody <= 0 {
 		a.maxBody = 1 << 20
 	}
+	if a.readyWait <= 0 {
+		a.readyWait = 2 * time.Second
+	}
 	a.routes()
 	return a
 }
@@ -129,6 +145,10 @@ func New(o Options) *API {
 func (a *API) routes() {
 	m := a.mux
 	m.HandleFunc("GET /healthz", a.handle(a.healthz))
+	m.HandleFunc("GET /readyz", a.handle(a.readyz))
+	if a.metrics != nil {
+		m.Handle("GET /metrics", a.metrics.Handler())
+	}
 
 	m.HandleFunc("POST /token", a.handle(a.createToken))
 	m.HandleFunc("GET /token/{token}", a.handle(a.getToken))

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
@@ -846,4 +848,69 @@ func TestCORS(t *testing.T) {
 			t.Fatal("control API answered with CORS headers")
 		}
 	})
+}
+
+func TestReadyz(t *testing.T) {
+	var storeDown atomic.Bool
+	f := newFixture(t, func(o *api.Options) {
+		o.ReadyTimeout = 100 * time.Millisecond
+		o.Ready = map[string]func(context.Context) error{
+			"store": func(context.Context) error {
+				if storeDown.Load() {
+					return errors.New("dial tcp 127.0.0.1:6379: connection refused")
+				}
+				return nil
+			},
+			"bucket local": func(context.Context) error { return nil },
+			"bucket slow": func(ctx context.Context) error {
+				if storeDown.Load() {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				return nil
+			},
+		}
+	})
+	var got struct {
+		Status string
+		Checks map[string]string
+	}
+	expectJSON(t, f.do("GET", "/readyz", nil), 200, &got)
+	if got.Status != "ok" || len(got.Checks) != 3 || got.Checks["store"] != "ok" {
+		t.Fatalf("ready: got %+v", got)
+	}
+	storeDown.Store(true)
+	start := time.Now()
+	expectJSON(t, f.do("GET", "/readyz", nil), 503, &got)
+	if got.Status != "unavailable" || got.Checks["store"] != "unreachable" || got.Checks["bucket slow"] != "timeout" || got.Checks["bucket local"] != "ok" {
+		t.Fatalf("not ready: got %+v", got)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("/readyz took %s with a hanging check, want about the 100ms timeout", d)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	m := metrics.New()
+	f := newFixture(t, func(o *api.Options) { o.Metrics = m })
+	put := f.mint(map[string]any{"method": "PUT"})
+	expectJSON(t, f.do("PUT", "/object/"+put, "0123456789"), 200, nil)
+	get := f.mint(map[string]any{"method": "GET"})
+	f.do("GET", "/object/"+get, nil)
+	f.do("GET", "/nope", nil)
+	resp := f.do("GET", "/metrics", nil)
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`assetgateway_http_requests_total{code="200",method="GET",route="GET /object/{token}"} 1`,
+		`assetgateway_http_requests_total{code="201",method="POST",route="POST /token"} 2`,
+		`assetgateway_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`assetgateway_object_bytes_total{direction="out"} 10`,
+		`assetgateway_object_bytes_total{direction="in"} 10`,
+		`assetgateway_http_request_duration_seconds_bucket{method="PUT",route="PUT /object/{token}",le="+Inf"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -97,6 +99,17 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(requestIDHeader, id)
 	rw := &responseWriter{ResponseWriter: w}
+	var timing *metrics.Timing
+	var upload *countingBody
+	if a.metrics != nil {
+		var ctx context.Context
+		ctx, timing = metrics.WithTiming(r.Context())
+		r = r.WithContext(ctx)
+		if r.Method == http.MethodPut && r.Body != nil {
+			upload = &countingBody{ReadCloser: r.Body}
+			r.Body = upload
+		}
+	}
 
 	defer func() {
 		p := recover()
@@ -108,7 +121,17 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 				p = http.ErrAbortHandler // the status is out: cut the connection
 			}
 		}
-		a.logAccess(r, rw, start, p != nil)
+		d := time.Since(start)
+		if a.metrics != nil {
+			a.metrics.Request(r.Pattern, r.Method, rw.status, d)
+			if strings.HasPrefix(r.Pattern, "GET /object/") && (rw.status == http.StatusOK || rw.status == http.StatusPartialContent) {
+				a.metrics.Bytes("out", rw.bytes)
+			}
+			if upload != nil && strings.HasPrefix(r.Pattern, "PUT /object/") && rw.status == http.StatusOK {
+				a.metrics.Bytes("in", upload.n)
+			}
+		}
+		a.logAccess(r, rw, d, timing, p != nil)
 		if p == http.ErrAbortHandler {
 			panic(p) // net/http aborts the connection without logging a stack
 		}
@@ -117,7 +140,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // logAccess writes the request's access-log line.
-func (a *API) logAccess(r *http.Request, rw *responseWriter, start time.Time, aborted bool) {
+func (a *API) logAccess(r *http.Request, rw *responseWriter, d time.Duration, timing *metrics.Timing, aborted bool) {
 	level := slog.LevelInfo
 	if rw.status >= 500 || aborted {
 		level = slog.LevelWarn
@@ -132,9 +155,17 @@ func (a *API) logAccess(r *http.Request, rw *responseWriter, start time.Time, ab
 		slog.String("route", r.Pattern),
 		slog.Int("status", rw.status),
 		slog.Int64("bytes_out", rw.bytes),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", d),
 		slog.String("client_ip", a.clientIP(r)),
 	)
+	if timing != nil {
+		if st := timing.Store(); st > 0 {
+			attrs = append(attrs, slog.Duration("store_duration", st))
+		}
+		if up := timing.Upstream(); up > 0 {
+			attrs = append(attrs, slog.Duration("upstream_duration", up))
+		}
+	}
 	if tok := r.PathValue("token"); tok != "" {
 		attrs = append(attrs, slog.String("token_id", token.LogID(tok)))
 	}
@@ -151,6 +182,18 @@ func (a *API) logAccess(r *http.Request, rw *responseWriter, start time.Time, ab
 		attrs = append(attrs, slog.Bool("aborted", true))
 	}
 	a.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// countingBody counts the bytes a handler reads from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ClientIP works out a request's client address, believing X-Forwarded-For only from
