@@ -65,6 +65,8 @@ type Options struct {
 	DeadLetters DeadLetters
 	// CORS lets page scripts on other origins use /object; zero: no CORS headers.
 	CORS CORS
+	// RateLimit throttles clients that keep failing token checks; zero: off.
+	RateLimit RateLimit
 	// Metrics records request metrics and serves /metrics; nil: no metrics.
 	Metrics *metrics.Metrics
 	// Ready are the readiness checks of /readyz, by name ("store", "bucket assets"); each
@@ -90,6 +92,7 @@ type API struct {
 	callbacks URLChecker
 	dead      DeadLetters
 	cors      *cors
+	limit     *limiter
 	metrics   *metrics.Metrics
 	ready     map[string]func(context.Context) error
 	readyWait time.Duration
@@ -134,6 +137,7 @@ func New(o Options) *API {
 	if a.maxBody <= 0 {
 		a.maxBody = 1 << 20
 	}
+	a.limit = newLimiter(o.RateLimit, a.now)
 	if a.readyWait <= 0 {
 		a.readyWait = 2 * time.Second
 	}
@@ -187,10 +191,23 @@ func (a *API) route(w *responseWriter, r *http.Request) {
 	}
 	if isControl(r.URL.Path) {
 		if e := a.authorize(r); e != nil {
+			ip := a.clientIP(r)
+			if blocked, wait := a.limit.blocked(ip); blocked {
+				e = tooMany(w, wait)
+			} else {
+				a.limit.fail(ip)
+			}
 			if e.Status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="assetgateway"`)
 			}
 			a.fail(w, r, e)
+			return
+		}
+	}
+	object := strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions
+	if object && a.limit != nil {
+		if blocked, wait := a.limit.blocked(a.clientIP(r)); blocked {
+			a.fail(w, r, tooMany(w, wait)) // before any token lookup
 			return
 		}
 	}
@@ -199,6 +216,9 @@ func (a *API) route(w *responseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+	if object && w.code == "token_not_found" {
+		a.limit.fail(a.clientIP(r))
+	}
 }
 
 // unrouted answers a request no route matches, keeping the mux's status (404 or 405, with

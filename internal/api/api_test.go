@@ -914,3 +914,42 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestBruteForceLimiter(t *testing.T) {
+	f := newFixture(t, func(o *api.Options) { o.RateLimit = api.RateLimit{PerMinute: 6, Burst: 3} })
+	good := f.mint(map[string]any{"method": "GET"})
+	for i := range 3 {
+		expectError(t, f.do("GET", "/token/"+good, nil, "Authorization", "Bearer wrong"), 403, "forbidden")
+		_ = i
+	}
+	resp := f.do("GET", "/token/"+good, nil, "Authorization", "Bearer wrong")
+	if ra := resp.Header.Get("Retry-After"); ra != "10" {
+		t.Errorf("Retry-After: got %q, want 10 (one failure per 10s)", ra)
+	}
+	expectError(t, resp, 429, "too_many_requests")
+	expectError(t, f.do("POST", "/token", "{}"), 429, "too_many_requests") // no header: still a failure
+	// A valid control token is never throttled.
+	f.record(good)
+	// Guessing object tokens is throttled too, before any lookup, and unknown, malformed and
+	// deleted tokens all count.
+	expectError(t, f.do("GET", "/object/"+good, nil), 429, "too_many_requests")
+
+	f.clock.Advance(10 * time.Second) // one failure refilled
+	put := f.mint(map[string]any{"method": "PUT"})
+	expectJSON(t, f.do("PUT", "/object/"+put, "x"), 200, nil) // successes cost nothing
+	expectError(t, f.do("GET", "/object/unknown-token-0123456789", nil), 404, "token_not_found")
+	expectError(t, f.do("GET", "/object/"+good, nil), 429, "too_many_requests")
+
+	f.clock.Advance(time.Minute)
+	resp = f.do("GET", "/object/"+good, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("after the budget refilled: got %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestBruteForceLimiterOff(t *testing.T) {
+	f := newFixture(t)
+	for range 50 {
+		expectError(t, f.do("GET", "/object/unknown-token-0123456789", nil), 404, "token_not_found")
+	}
+}
