@@ -150,6 +150,7 @@ func (a *API) routes() {
 	m := a.mux
 	m.HandleFunc("GET /healthz", a.handle(a.healthz))
 	m.HandleFunc("GET /readyz", a.handle(a.readyz))
+	m.HandleFunc("GET /openapi.yaml", a.handle(openAPI))
 	if a.metrics != nil {
 		m.Handle("GET /metrics", a.metrics.Handler())
 	}
@@ -221,8 +222,8 @@ func (a *API) route(w *responseWriter, r *http.Request) {
 	}
 }
 
-// unrouted answers a request no route matches, keeping the mux's status (404 or 405, with
-// its Allow header; a redirect to a cleaned path passes through as is).
+// unrouted answers a request no route matches: 405 (with the mux's Allow header) when the
+// path exists for other methods, else 404 — also for unclean paths the mux would redirect.
 func (a *API) unrouted(w *responseWriter, r *http.Request) {
 	h, _ := a.mux.Handler(r)
 	probe := &statusProbe{header: http.Header{}}
@@ -233,10 +234,7 @@ func (a *API) unrouted(w *responseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 		}
 		a.fail(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "method not allowed on " + r.URL.Path})
-	case probe.status >= 300 && probe.status < 400:
-		w.Header().Set("Location", probe.header.Get("Location"))
-		w.WriteHeader(probe.status)
-	default:
+	default: // including the mux's redirects of unclean paths ("//", ".."): no such endpoint
 		a.fail(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint"})
 	}
 }

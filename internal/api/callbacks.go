@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/token"
 )
 
 // DeadLetters is what the control API needs from the callback pool: the webhooks that never
@@ -42,7 +44,7 @@ func (a *API) listFailed(w http.ResponseWriter, r *http.Request) error {
 	}
 	dls, err := a.dead.DeadLetters(r.Context(), limit)
 	if err != nil {
-		return err
+		return queueUnavailable(err)
 	}
 	out := make([]failedView, 0, len(dls))
 	for _, d := range dls {
@@ -61,8 +63,17 @@ func (a *API) retryFailed(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, callback.ErrNotFound) {
 			return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no failed callback with this id"}
 		}
-		return err
+		return queueUnavailable(err)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "queued", "queued_at": a.now().Unix()})
 	return nil
+}
+
+// queueUnavailable reports a failure of the webhook queue's store — the same Redis as the
+// token store — as 503 store_unavailable, like every other store failure.
+func queueUnavailable(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: webhook queue: %w", token.ErrUnavailable, err)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -122,15 +123,21 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 // decode reads one JSON object from a capped body; unknown fields are errors (a mistyped
 // "max_hit" must not silently mint an unlimited token).
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err == nil && !utf8.Valid(body) {
+		// encoding/json would quietly turn invalid bytes into U+FFFD: a key or file name
+		// would not be what the caller sent.
+		return badRequest("invalid JSON body: not valid UTF-8")
+	}
 	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			return badRequest("invalid JSON body: more than one value")
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(v); err == nil {
+			if dec.Decode(&struct{}{}) != io.EOF {
+				return badRequest("invalid JSON body: more than one value")
+			}
+			return nil
 		}
-		return nil
 	}
 	var tooBig *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError

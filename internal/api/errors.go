@@ -107,6 +107,10 @@ func writeError(w http.ResponseWriter, r *http.Request, e *Error) {
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	// The code again as a header: a HEAD answer has no body to carry it, and a 404 may be
+	// token_not_found or object_not_found.
+	hdr.Set("X-Error-Code", e.Code)
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
