@@ -295,8 +295,10 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 		h.log.Error("mark_uploaded_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
 	}
 	h.notify(r, &g.Record, http.StatusOK, res.Size, res.ETag)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr["ETag"] = []string{`"` + res.ETag + `"`} // as S3 answers a PutObject
 	w.WriteHeader(http.StatusOK)
 	return json.NewEncoder(w).Encode(struct {
 		ETag string `json:"etag"`
