@@ -132,9 +132,10 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 
 // Methods a token can be minted for.
 const (
-	MethodGet  = http.MethodGet
-	MethodHead = http.MethodHead
-	MethodPut  = http.MethodPut
+	MethodGet    = http.MethodGet
+	MethodHead   = http.MethodHead
+	MethodPut    = http.MethodPut
+	MethodDelete = http.MethodDelete
 )
 
 // Unlimited is the MaxHits and Size value meaning "no limit".
@@ -154,7 +155,7 @@ type CreateRequest struct {
 	Key string `json:"key"`
 	// Filename is offered to browsers through Content-Disposition; "" for none.
 	Filename string `json:"filename,omitempty"`
-	// Method is MethodGet, MethodHead or MethodPut. Required.
+	// Method is MethodGet, MethodHead, MethodPut or MethodDelete. Required.
 	Method string `json:"method"`
 	// ExpireAt is the Unix time (seconds) the token stops working. Nil (and ExpiresIn nil):
 	// 30 minutes from now, or the gateway's token.max_ttl if shorter.

@@ -127,8 +127,8 @@ func TestUploadDownloadHead(t *testing.T) {
 	// A PUT token's HEAD probes whether the upload landed: 404 until it has.
 	_, err = c.Head(ctx, put.URL)
 	var e *client.Error
-	if !errors.As(err, &e) || e.Status != 404 || e.Code != "" {
-		t.Fatalf("HEAD before upload: got %v, want a 404 *Error without code", err)
+	if !errors.As(err, &e) || e.Status != 404 || !errors.Is(err, client.ErrObjectNotFound) {
+		t.Fatalf("HEAD before upload: got %v, want 404 object_not_found (from X-Error-Code)", err)
 	}
 	up, err := c.Upload(ctx, put.URL, bytes.NewReader(payload), int64(len(payload)), "text/plain")
 	if err != nil {
@@ -597,5 +597,30 @@ func TestErrorString(t *testing.T) {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+func TestDeleteThroughToken(t *testing.T) {
+	_, c := startGateway(t)
+	ctx := context.Background()
+	put, err := c.CreateToken(ctx, client.CreateRequest{Bucket: "local", Key: "gone.txt", Method: client.MethodPut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Upload(ctx, put.URL, strings.NewReader("x"), 1, "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	del, err := c.CreateToken(ctx, client.CreateRequest{Bucket: "local", Key: "gone.txt", Method: client.MethodDelete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, del.URL); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := c.Delete(ctx, del.URL); !errors.Is(err, client.ErrHitsExceeded) {
+		t.Fatalf("second Delete: got %v, want ErrHitsExceeded", err)
+	}
+	if _, err := c.Head(ctx, del.URL); !errors.Is(err, client.ErrObjectNotFound) {
+		t.Fatalf("HEAD after Delete: got %v, want ErrObjectNotFound", err)
 	}
 }

@@ -145,6 +145,11 @@ func responseError(resp *http.Response) *Error {
 		}
 		return e
 	}
+	if code := resp.Header.Get("X-Error-Code"); code != "" {
+		// The gateway repeats the code in a header: a HEAD answer has no body.
+		e.Code, e.Message = code, http.StatusText(resp.StatusCode)
+		return e
+	}
 	if resp.Request != nil && resp.Request.Method == http.MethodHead {
 		e.Code = headCodes[resp.StatusCode]
 		e.Message = http.StatusText(resp.StatusCode)

@@ -207,6 +207,28 @@ func (c *Client) Head(ctx context.Context, objectURL string) (*ObjectInfo, error
 	return &info, nil
 }
 
+// Delete removes the object through a DELETE token URL. Like S3, it succeeds whether or not
+// the object existed.
+func (c *Client) Delete(ctx context.Context, objectURL string) error {
+	u, err := c.resolve(objectURL)
+	if err != nil {
+		return err
+	}
+	req, err := c.newRequest(ctx, http.MethodDelete, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode != http.StatusNoContent {
+		return responseError(resp)
+	}
+	return nil
+}
+
 // objectInfo reads the object headers of a GET or HEAD answer.
 func objectInfo(resp *http.Response) ObjectInfo {
 	h := resp.Header

@@ -28,6 +28,7 @@ type Tokens interface {
 type Objects interface {
 	Get(w http.ResponseWriter, r *http.Request) error // GET and HEAD
 	Put(w http.ResponseWriter, r *http.Request) error
+	Delete(w http.ResponseWriter, r *http.Request) error
 }
 
 // Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
@@ -167,6 +168,7 @@ func (a *API) routes() {
 
 	m.HandleFunc("GET /object/{token}", a.handle(a.objects.Get))
 	m.HandleFunc("PUT /object/{token}", a.handle(a.objects.Put))
+	m.HandleFunc("DELETE /object/{token}", a.handle(a.objects.Delete))
 	m.HandleFunc("OPTIONS /object/{token}", a.handle(a.preflight))
 }
 

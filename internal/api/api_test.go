@@ -781,7 +781,7 @@ func TestCORS(t *testing.T) {
 			"Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "content-type")
 		want := map[string]string{
 			"Access-Control-Allow-Origin":  "https://app.example.com",
-			"Access-Control-Allow-Methods": "GET, HEAD, PUT",
+			"Access-Control-Allow-Methods": "GET, HEAD, PUT, DELETE",
 			"Access-Control-Max-Age":       "600",
 		}
 		if resp.StatusCode != 204 {
@@ -952,4 +952,35 @@ func TestBruteForceLimiterOff(t *testing.T) {
 	for range 50 {
 		expectError(t, f.do("GET", "/object/unknown-token-0123456789", nil), 404, "token_not_found")
 	}
+}
+
+func TestDeleteToken(t *testing.T) {
+	f := newFixture(t)
+	put := f.mint(map[string]any{"method": "PUT", "key": "trash/a.txt"})
+	expectJSON(t, f.do("PUT", "/object/"+put, "bye"), 200, nil)
+	del := f.mint(map[string]any{"method": "DELETE", "key": "trash/a.txt", "callback": "https://example.com/h"})
+	if rec := f.record(del); rec["max_hits"] != 1.0 {
+		t.Fatalf("DELETE token default max_hits: got %v, want 1", rec["max_hits"])
+	}
+	if resp := f.do("HEAD", "/object/"+del, nil); resp.StatusCode != 200 {
+		t.Fatalf("HEAD on a DELETE token: got %d, want 200", resp.StatusCode)
+	}
+	expectError(t, f.do("GET", "/object/"+del, nil), 405, "method_not_allowed")
+	resp := f.do("DELETE", "/object/"+del, nil)
+	if resp.StatusCode != 204 {
+		t.Fatalf("DELETE: got %d, want 204", resp.StatusCode)
+	}
+	expectError(t, f.do("DELETE", "/object/"+del, nil), 409, "hits_exceeded")
+	var st map[string]any
+	expectJSON(t, f.control("GET", "/token/"+put+"/status", nil), 200, &st)
+	if st["object_exists"] != false {
+		t.Fatalf("object still exists after DELETE: %v", st)
+	}
+	evs := f.events.all()
+	if last := evs[len(evs)-1]; last.Method != "DELETE" || last.Status != 204 || last.Key != "trash/a.txt" {
+		t.Fatalf("DELETE callback: got %+v", last)
+	}
+	// Only a DELETE token deletes.
+	get := f.mint(map[string]any{"method": "GET", "key": "trash/a.txt"})
+	expectError(t, f.do("DELETE", "/object/"+get, nil), 405, "method_not_allowed")
 }

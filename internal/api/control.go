@@ -203,11 +203,11 @@ func (a *API) validate(r *http.Request, req *createRequest) (string, token.Recor
 	}
 
 	switch req.Method {
-	case token.MethodGet, token.MethodHead, token.MethodPut:
+	case token.MethodGet, token.MethodHead, token.MethodPut, token.MethodDelete:
 	case "":
-		bad("method", "required (GET, HEAD or PUT)")
+		bad("method", "required (GET, HEAD, PUT or DELETE)")
 	default:
-		bad("method", "must be GET, HEAD or PUT")
+		bad("method", "must be GET, HEAD, PUT or DELETE")
 	}
 
 	expireAt := now.Add(min(defaultLifetime, a.maxTTL)).Unix()
@@ -234,8 +234,8 @@ func (a *API) validate(r *http.Request, req *createRequest) (string, token.Recor
 	}
 
 	maxHits := int64(token.Unlimited)
-	if req.Method == token.MethodPut {
-		maxHits = 1
+	if req.Method == token.MethodPut || req.Method == token.MethodDelete {
+		maxHits = 1 // one upload, one deletion
 	}
 	if req.MaxHits != nil {
 		maxHits = *req.MaxHits

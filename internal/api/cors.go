@@ -41,7 +41,7 @@ func newCORS(c CORS) *cors {
 // What page scripts may send and read. Tokens travel in the URL, never in cookies, so
 // credentials are never allowed and "*" can be answered literally.
 const (
-	corsMethods = "GET, HEAD, PUT"
+	corsMethods = "GET, HEAD, PUT, DELETE"
 	corsHeaders = "Content-Type, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, X-Request-Id"
 	corsExpose  = "Content-Range, Content-Length, Content-Disposition, ETag, Accept-Ranges, Last-Modified, X-Request-Id"
 )
@@ -75,7 +75,7 @@ func (p *cors) allow(w http.ResponseWriter, r *http.Request) bool {
 // else just the methods. It never looks at the token (a preflight carries no credentials).
 func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	hdr := w.Header()
-	hdr.Set("Allow", "GET, HEAD, PUT, OPTIONS")
+	hdr.Set("Allow", "GET, HEAD, PUT, DELETE, OPTIONS")
 	if r.Header.Get("Access-Control-Request-Method") != "" && a.cors.allow(w, r) {
 		hdr.Del("Access-Control-Expose-Headers") // meaningless on a preflight
 		hdr.Set("Access-Control-Allow-Methods", corsMethods)

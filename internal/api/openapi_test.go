@@ -524,6 +524,25 @@ func TestOpenAPIResponses(t *testing.T) {
 		g.do(t, oasCall{method: "PUT", path: path, body: "again"}, 409)
 	})
 
+	t.Run("DELETE /object", func(t *testing.T) {
+		put := g.mint(t, `"method":"PUT","key":"trash/x"`)
+		g.do(t, oasCall{method: "PUT", path: "/object/" + put, body: "bye"}, 200)
+		del := g.mint(t, `"method":"DELETE","key":"trash/x"`)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, 204)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, 409)
+		g.do(t, oasCall{method: "DELETE", path: "/object/openapi-unknown-token-01"}, 404)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + put}, 405)
+		expiring := g.mint(t, `"method":"DELETE","expires_in":1`)
+		g.clock.Advance(2 * time.Second)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + expiring}, 410)
+		toBroken := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
+			body: `{"bucket":"broken","key":"k","method":"DELETE"}`}, 201).json(t)["token"].(string)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + toBroken}, 502)
+		g.store.mode.Store(1)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, 503)
+		g.store.mode.Store(0)
+	})
+
 	t.Run("OPTIONS /object", func(t *testing.T) {
 		e := g.do(t, oasCall{method: "OPTIONS", path: "/object/" + putTok, header: []string{
 			"Origin", origin, "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "content-type"}}, 204)
@@ -683,6 +702,7 @@ func TestOpenAPIResponses(t *testing.T) {
 			{method: "GET", path: "/object/openapi-unknown-token-01"},
 			{method: "HEAD", path: "/object/openapi-unknown-token-01"},
 			{method: "PUT", path: "/object/openapi-unknown-token-01", body: "x"},
+			{method: "DELETE", path: "/object/openapi-unknown-token-01"},
 		} {
 			limited.do(t, c, 429)
 		}

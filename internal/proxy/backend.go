@@ -28,6 +28,9 @@ type Backend interface {
 	// Put stores Body under Key. When Body returns an error, Put fails with an error that wraps
 	// it and stores nothing. Size is Body's exact length when known, -1 when it is not.
 	Put(ctx context.Context, in PutInput) (PutResult, error)
+	// Delete removes the object. Like S3's DeleteObject it succeeds whether or not the key
+	// existed.
+	Delete(ctx context.Context, key string) error
 }
 
 // ObjectInfo is an object's metadata.

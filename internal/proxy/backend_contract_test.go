@@ -99,11 +99,35 @@ func runContract(t *testing.T, cb contractBackend) {
 		{"Cancel", contractCancel},
 		{"ConcurrentOverwrite", contractConcurrentOverwrite},
 		{"Conditions", contractConditions},
+		{"Delete", contractDelete},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, cb, cb.open(t))
 		})
+	}
+}
+
+// contractDelete: Delete removes an object, and deleting a missing key is no error.
+func contractDelete(t *testing.T, _ contractBackend, b Backend) {
+	ctx := context.Background()
+	putBytes(t, b, "del/me", []byte("bye"), "text/plain")
+	putBytes(t, b, "del/keep", []byte("stay"), "text/plain")
+	for i := range 2 {
+		if err := b.Delete(ctx, "del/me"); err != nil {
+			t.Fatalf("Delete #%d: %v", i+1, err)
+		}
+		if _, err := b.Head(ctx, "del/me", Conditions{}); !errors.Is(err, ErrObjectNotFound) {
+			t.Fatalf("Head after Delete #%d: got %v, want ErrObjectNotFound", i+1, err)
+		}
+	}
+	if got := getBytes(t, b, "del/keep"); string(got) != "stay" {
+		t.Fatalf("neighbour: got %q", got)
+	}
+	// The key can be written again.
+	putBytes(t, b, "del/me", []byte("again"), "text/plain")
+	if got := getBytes(t, b, "del/me"); string(got) != "again" {
+		t.Fatalf("re-put after Delete: got %q", got)
 	}
 }
 

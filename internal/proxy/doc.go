@@ -19,6 +19,7 @@
 //   - s3:GetObject — GET and HEAD of objects;
 //   - s3:PutObject — uploads, including every multipart step (CreateMultipartUpload,
 //     UploadPart, CompleteMultipartUpload);
+//   - s3:DeleteObject — DELETE tokens;
 //   - s3:AbortMultipartUpload — discarding a failed multipart upload, so that no parts are
 //     left behind (an "AbortIncompleteMultipartUpload" lifecycle rule on the bucket is a good
 //     second line of defence against a gateway killed mid-upload);

@@ -336,6 +336,21 @@ func (f *File) createTmp() (*os.File, string, error) {
 	return tmp, name, nil
 }
 
+// Delete implements Backend: the file and its sidecar go; a missing key is not an error.
+func (f *File) Delete(ctx context.Context, key string) error {
+	if err := ValidFileKey(key); err != nil {
+		return err
+	}
+	err := f.root.Remove(filepath.FromSlash(key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("file delete %q: %w", key, err)
+	}
+	if err := f.root.Remove(sidecarName(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("file delete %q: sidecar: %w", key, err)
+	}
+	return nil
+}
+
 // Put implements Backend. The body is written to a temporary file while its MD5 is computed,
 // synced, described by a new sidecar and renamed over key (parent folders are created). On
 // any failure the temporary file is removed and the object stored under key is untouched.

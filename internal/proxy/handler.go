@@ -306,6 +306,26 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 	}{res.ETag, res.Size})
 }
 
+// Delete serves DELETE /object/{token}: the object is removed (idempotent, as S3's
+// DeleteObject: a missing object is no error) and a hit is consumed.
+func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
+	g, be, err := h.access(r, http.MethodDelete, -1)
+	if err != nil {
+		return err
+	}
+	if err := be.Delete(r.Context(), g.Record.Key); err != nil {
+		h.refund(r, g)
+		if r.Context().Err() != nil {
+			return ErrClientGone
+		}
+		return upstream(err)
+	}
+	h.notify(r, &g.Record, http.StatusNoContent, 0, "")
+	setSafetyHeaders(w.Header())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // notify queues the token's webhook, if it has one.
 func (h *Handler) notify(r *http.Request, rec *token.Record, status int, size int64, etag string) {
 	if rec.Callback == "" || h.notifier == nil {

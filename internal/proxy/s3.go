@@ -91,6 +91,7 @@ type s3API interface {
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
 // S3 is a Backend on one bucket of any S3-compatible store (AWS S3, Tencent COS, MinIO, R2, …).
@@ -510,6 +511,14 @@ func unsignedPayload(o *s3.Options) {
 
 // noRetry makes one attempt only: a streamed body cannot be rewound for a second one.
 func noRetry(o *s3.Options) { o.RetryMaxAttempts = 1 }
+
+// Delete implements Backend.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil {
+		return s.translate(ctx, "delete", key, err)
+	}
+	return nil
+}
 
 // Put implements Backend.
 //

@@ -37,9 +37,10 @@ import (
 
 // Methods a token can be minted for.
 const (
-	MethodGet  = "GET"
-	MethodHead = "HEAD"
-	MethodPut  = "PUT"
+	MethodGet    = "GET"
+	MethodHead   = "HEAD"
+	MethodPut    = "PUT"
+	MethodDelete = "DELETE"
 )
 
 // Unlimited is the max_hits and size value meaning "no limit".
@@ -53,11 +54,12 @@ type Record struct {
 	Key string
 	// Filename, when set, drives Content-Disposition on downloads.
 	Filename string
-	// Method is GET, HEAD or PUT.
+	// Method is GET, HEAD, PUT or DELETE.
 	Method string
 	// ExpireAt is the Unix time (seconds) from which the token no longer works.
 	ExpireAt int64
-	// MaxHits is the number of successful GET/PUT accesses allowed; Unlimited (-1) for no limit.
+	// MaxHits is the number of successful GET/PUT/DELETE accesses allowed; Unlimited (-1) for
+	// no limit.
 	MaxHits int64
 	// UsedHits counts hits consumed so far (including accesses still in progress).
 	UsedHits int64
@@ -70,7 +72,8 @@ type Record struct {
 }
 
 // Allows reports whether a request with the given method may use a token minted for
-// r.Method: a GET token serves GET and HEAD, a PUT token PUT and HEAD, a HEAD token HEAD.
+// r.Method: a GET token serves GET and HEAD, a PUT token PUT and HEAD, a DELETE token DELETE
+// and HEAD, a HEAD token HEAD.
 func (r *Record) Allows(method string) bool {
 	return method == MethodHead || method == r.Method
 }
