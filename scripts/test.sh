@@ -2,9 +2,18 @@
 # The whole test suite, as CI runs it. Installs what the tests need when it is missing:
 #   redis-server           Debian package (apt-get)
 #   minio, versitygw       real S3 servers, built once at pinned versions into a cache folder
+#   toxiproxy-server       Shopify's fault-injecting TCP proxy, same cache folder
 #   staticcheck            linter, same cache folder
+#   govulncheck            known-vulnerability check of the module's dependencies, same folder
+#   chromium, playwright-core  the real-browser test (scripts/browser-deps.sh: apt and npm ci)
 # The cache folder is $AG_BIN_DIR, default ~/.cache/assetgateway/bin (outside the repo).
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run Redis -v).
+#
+# After the tests, every fuzz target runs for $AG_FUZZTIME (default 10s; 0 skips the step).
+# A failing input is written to the package's testdata/fuzz/<FuzzName>/: commit it, and it
+# runs with every `go test` from then on. govulncheck needs its database (vuln.go.dev, or a
+# local copy given as AG_VULNDB=file:///path); when it cannot be reached the step says so and
+# goes on, while a vulnerability it finds fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +21,8 @@ export AG_BIN_DIR="${AG_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetgateway/bi
 MINIO=github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.8.0
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TOXIPROXY=github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0
+GOVULNCHECK=golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -22,18 +33,28 @@ if ! command -v redis-server >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi
 
-# go_tool NAME MODULE@VERSION: build into the cache unless that exact version is there.
+# go_tool NAME MODULE@VERSION: build into the cache as NAME unless that exact version is
+# there. The binary is built in a scratch folder and moved, so a command whose binary comes
+# out under another name (toxiproxy's "server") lands under NAME.
 go_tool() {
-  local name=$1 mod=$2 stamp="$AG_BIN_DIR/.$1.version"
+  local name=$1 mod=$2 stamp="$AG_BIN_DIR/.$1.version" tmp built
   if [ -x "$AG_BIN_DIR/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mod" ]; then return; fi
   step "building $mod into $AG_BIN_DIR (once; reused afterwards)"
-  GOBIN="$AG_BIN_DIR" GOFLAGS=-mod=mod go install "$mod"
+  tmp=$(mktemp -d)
+  GOBIN="$tmp" GOFLAGS=-mod=mod go install "$mod"
+  built=$(find "$tmp" -type f | head -n 1)
+  mv -f "$built" "$AG_BIN_DIR/$name"
+  rm -rf "$tmp"
   echo "$mod" >"$stamp"
 }
 mkdir -p "$AG_BIN_DIR"
 go_tool minio "$MINIO"
 go_tool versitygw "$VERSITYGW"
+go_tool toxiproxy-server "$TOXIPROXY"
 go_tool staticcheck "$STATICCHECK"
+go_tool govulncheck "$GOVULNCHECK"
+# Debian's chromium and the pinned playwright-core for the real-browser test.
+scripts/browser-deps.sh
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -44,3 +65,35 @@ step "staticcheck"
 "$AG_BIN_DIR/staticcheck" ./...
 step "go test -race"
 go test -race -count=1 -timeout 15m "$@" ./...
+
+fuzztime="${AG_FUZZTIME:-10s}"
+if [ "$fuzztime" != "0" ]; then
+  # -fuzzminimizetime bounds the shrinking of each new interesting input, which otherwise
+  # may take up to a minute and eat the whole budget.
+  for pkg in $(go list ./internal/...); do
+    for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+      step "fuzz $pkg $target ($fuzztime)"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg"
+    done
+  done
+fi
+
+step "govulncheck"
+vulndb=()
+[ -n "${AG_VULNDB:-}" ] && vulndb=(-db "$AG_VULNDB")
+vulnout=$(mktemp)
+set +e
+"$AG_BIN_DIR/govulncheck" "${vulndb[@]}" ./... >"$vulnout" 2>&1
+vulnrc=$?
+set -e
+cat "$vulnout"
+if [ "$vulnrc" -ne 0 ]; then
+  if grep -q 'fetching vulnerabilities' "$vulnout"; then
+    echo "govulncheck: NOT CHECKED: the vulnerability database cannot be reached from here" \
+      "(set AG_VULNDB=file:///path to a local copy)"
+  else
+    rm -f "$vulnout"
+    exit "$vulnrc"
+  fi
+fi
+rm -f "$vulnout"

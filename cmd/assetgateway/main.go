@@ -93,12 +93,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		rdb = token.NewRedisClient(token.ClientOptions{
 			Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password,
 			DB: cfg.Redis.DB, Timeout: cfg.Redis.Timeout, PoolSize: cfg.Redis.PoolSize,
+			MasterName: cfg.Redis.Sentinel.MasterName, SentinelAddrs: cfg.Redis.Sentinel.Addrs,
+			SentinelPassword: cfg.Redis.Sentinel.Password,
 		})
-		store = token.NewRedisStore(token.RedisOptions{Client: rdb, KeyPrefix: cfg.Redis.KeyPrefix, Retention: cfg.Token.Retention})
+		store = token.NewRedisStore(token.RedisOptions{Client: rdb, KeyPrefix: cfg.Redis.KeyPrefix, Retention: cfg.Token.Retention,
+			WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout})
 		pctx, cancel := context.WithTimeout(ctx, cfg.Redis.Timeout)
 		if err := store.Ping(pctx); err != nil {
 			// Serve anyway: requests get 503 store_unavailable until Redis answers.
-			log.Warn("token_store_unreachable", "addr", cfg.Redis.Addr, "error", err)
+			log.Warn("token_store_unreachable", "addr", cfg.Redis.Addr, "master_name", cfg.Redis.Sentinel.MasterName, "error", err)
 		}
 		cancel()
 	}
@@ -172,6 +175,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CORS:          api.CORS{AllowedOrigins: cfg.Server.CORS.AllowedOrigins, MaxAge: cfg.Server.CORS.MaxAge},
 		Metrics:       m,
 		Ready:         ready,
+		RateLimit:     api.RateLimit{PerMinute: cfg.Server.RateLimit.PerMinute, Burst: cfg.Server.RateLimit.Burst},
 		ClientIP:      ips.Of,
 		Logger:        log,
 	})
@@ -245,6 +249,7 @@ func openBuckets(ctx context.Context, cfg *config.Config) (map[string]proxy.Back
 			o := proxy.S3Options{
 				Bucket: b.Bucket, Region: b.Region, Endpoint: b.Endpoint, ForcePathStyle: b.ForcePathStyle,
 				CAFile: b.CAFile, PartSize: int64(b.PartSize), PartConcurrency: b.PartConcurrency,
+				ResponseTimeout: b.ResponseTimeout,
 			}
 			if b.Credential != "" {
 				c := cfg.Credentials[b.Credential]

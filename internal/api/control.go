@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -124,10 +125,10 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 // "max_hit" must not silently mint an unlimited token).
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
-	if err == nil && !utf8.Valid(body) {
-		// encoding/json would quietly turn invalid bytes into U+FFFD: a key or file name
-		// would not be what the caller sent.
-		return badRequest("invalid JSON body: not valid UTF-8")
+	if err == nil {
+		if e := checkFields(body, v); e != nil {
+			return e
+		}
 	}
 	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(body))
@@ -153,6 +154,107 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return badRequest("invalid JSON body: empty")
 	}
 	return badRequest("invalid JSON body")
+}
+
+// checkFields looks at a JSON object's members before encoding/json does, to refuse what
+// it would quietly accept: a key that differs from a field's name only in case, or that is
+// given twice (json matches keys case-insensitively and lets the last one win, so
+// {"max_hits":1,"MAX_HITS":-1} would mint an unlimited token), and a string value that is
+// not valid UTF-8 or holds a lone UTF-16 surrogate escape (json would store U+FFFD: a key or
+// a file name that the caller never sent). Anything that is not an object is left to the
+// decoder's own error.
+func checkFields(body []byte, v any) *Error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	known := jsonFields(v)
+	seen := make(map[string]bool, len(known))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := t.(string)
+		switch {
+		case !known[name]:
+			return badRequest(fmt.Sprintf("unknown field %q in JSON body", truncate(name, 64)))
+		case seen[name]:
+			return badRequest(name + ": given more than once")
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil
+		}
+		if len(raw) > 0 && raw[0] == '"' && (!utf8.Valid(raw) || loneSurrogate(raw)) {
+			return badRequest(name + ": not valid UTF-8")
+		}
+	}
+	return nil
+}
+
+// jsonFields returns the JSON member names of the struct v points to.
+func jsonFields(v any) map[string]bool {
+	t := reflect.TypeOf(v).Elem()
+	out := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// loneSurrogate reports whether a JSON string literal holds a \uD800–\uDFFF escape that is
+// not half of a high-low pair.
+func loneSurrogate(lit []byte) bool {
+	hex4 := func(i int) (rune, bool) { // the 4 hex digits at lit[i:i+4]
+		if i+4 > len(lit) {
+			return 0, false
+		}
+		var r rune
+		for _, c := range lit[i : i+4] {
+			switch {
+			case '0' <= c && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case 'a' <= c && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case 'A' <= c && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	for i := 0; i+1 < len(lit); i++ {
+		if lit[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if lit[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(i + 1)
+		if !ok {
+			continue
+		}
+		i += 4
+		switch {
+		case 0xDC00 <= r && r <= 0xDFFF:
+			return true // a low half with no high half before it
+		case 0xD800 <= r && r <= 0xDBFF:
+			if i+6 < len(lit) && lit[i+1] == '\\' && lit[i+2] == 'u' {
+				if lo, ok := hex4(i + 3); ok && 0xDC00 <= lo && lo <= 0xDFFF {
+					i += 6
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // jsonKind names a Go kind the way a JSON user would.

@@ -525,9 +525,14 @@ func TestOpenAPIResponses(t *testing.T) {
 	})
 
 	t.Run("DELETE /object", func(t *testing.T) {
-		put := g.mint(t, `"method":"PUT","key":"trash/x"`)
+		mintKey := func(method string) string {
+			e := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
+				body: `{"bucket":"local","key":"trash/x","method":"` + method + `"}`}, http.StatusCreated)
+			return e.json(t)["token"].(string)
+		}
+		put := mintKey("PUT")
 		g.do(t, oasCall{method: "PUT", path: "/object/" + put, body: "bye"}, 200)
-		del := g.mint(t, `"method":"DELETE","key":"trash/x"`)
+		del := mintKey("DELETE")
 		g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, 204)
 		g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, 409)
 		g.do(t, oasCall{method: "DELETE", path: "/object/openapi-unknown-token-01"}, 404)

@@ -44,6 +44,19 @@ type Server struct {
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
 	// MaxControlBody caps the JSON body of a control-API request; larger bodies get 413.
 	MaxControlBody ByteSize `yaml:"max_control_body"`
+	// RateLimit throttles clients that keep failing token checks.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit bounds how fast one client (an IPv4 address, an IPv6 /64) may fail control-token
+// checks (401/403) and object-token lookups (404 token_not_found); past it the client gets
+// 429 too_many_requests with Retry-After. A valid control token is never throttled.
+type RateLimit struct {
+	// PerMinute is the sustained number of failures allowed per client. Zero turns the
+	// limiter off (for trusted networks).
+	PerMinute int `yaml:"per_minute"`
+	// Burst is how many failures a client may make at once. Zero: PerMinute.
+	Burst int `yaml:"burst"`
 }
 
 // CORS configures cross-origin access to /object.
@@ -55,7 +68,8 @@ type CORS struct {
 	MaxAge time.Duration `yaml:"max_age"`
 }
 
-// Redis configures the token store. An empty Addr selects the embedded in-memory store.
+// Redis configures the token store: a single Redis at Addr, or the primary that Redis
+// Sentinel names (Sentinel.MasterName). Neither selects the embedded in-memory store.
 type Redis struct {
 	Addr     string `yaml:"addr"`
 	Username string `yaml:"username"`
@@ -69,10 +83,33 @@ type Redis struct {
 	// PoolSize is the maximum number of connections per gateway process. Zero: go-redis's
 	// default (10 per CPU).
 	PoolSize int `yaml:"pool_size"`
+	// Sentinel, when MasterName is set, finds the primary through Redis Sentinel (instead of
+	// Addr) and follows failovers.
+	Sentinel RedisSentinel `yaml:"sentinel"`
+	// WaitReplicas, when positive, makes every write that grants or revokes access (a
+	// consumed hit, a new token, a deletion) wait until at least this many replicas have
+	// acknowledged it (Redis WAIT). If fewer do within WaitTimeout the request fails closed
+	// with 503 store_unavailable and nothing is served, so a failover cannot bring back a
+	// hit that was already used. Zero: off (replication is asynchronous).
+	WaitReplicas int `yaml:"wait_replicas"`
+	// WaitTimeout bounds each WAIT; it must be shorter than Timeout. Used only when
+	// WaitReplicas is positive.
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
+}
+
+// RedisSentinel names the primary to use and the sentinels that know where it is.
+type RedisSentinel struct {
+	// MasterName is the name the sentinels monitor the primary under. Empty: no Sentinel.
+	MasterName string `yaml:"master_name"`
+	// Addrs are the sentinels' host:port addresses (a seed list; more are discovered).
+	Addrs []string `yaml:"addrs"`
+	// Password is the sentinels' own password (their requirepass), if any. The primary's
+	// password is Redis.Password.
+	Password string `yaml:"password"`
 }
 
 // Embedded reports whether the embedded in-memory token store is selected.
-func (r Redis) Embedded() bool { return r.Addr == "" }
+func (r Redis) Embedded() bool { return r.Addr == "" && r.Sentinel.MasterName == "" }
 
 // Control configures the control API.
 type Control struct {
@@ -119,6 +156,9 @@ type Bucket struct {
 	// PartConcurrency is how many parts of one upload are sent at once. Memory held per upload
 	// of unknown length is at most PartSize × (PartConcurrency + 1).
 	PartConcurrency int `yaml:"part_concurrency"`
+	// ResponseTimeout bounds the wait for the store's response headers once a request is
+	// sent (a stalled store answers 502 after at most two such waits for GET and HEAD).
+	ResponseTimeout time.Duration `yaml:"response_timeout"`
 
 	// Root is the directory served by a "file" alias.
 	Root string `yaml:"root"`
@@ -167,10 +207,12 @@ func Default() Config {
 			ShutdownTimeout:   30 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			MaxControlBody:    1 << 20,
+			RateLimit:         RateLimit{PerMinute: 60, Burst: 60},
 		},
 		Redis: Redis{
-			KeyPrefix: "ag:",
-			Timeout:   time.Second,
+			KeyPrefix:   "ag:",
+			Timeout:     time.Second,
+			WaitTimeout: 500 * time.Millisecond,
 		},
 		Token: Token{
 			MaxTTL:    168 * time.Hour,
@@ -203,6 +245,9 @@ func bucketDefaults(b Bucket) Bucket {
 		}
 		if b.PartConcurrency == 0 {
 			b.PartConcurrency = 2
+		}
+		if b.ResponseTimeout == 0 {
+			b.ResponseTimeout = 20 * time.Second
 		}
 	}
 	return b

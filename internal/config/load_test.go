@@ -81,6 +81,7 @@ func TestParseSeedConfig(t *testing.T) {
 			Credential:      "s3-prod",
 			PartSize:        8 << 20,
 			PartConcurrency: 2,
+			ResponseTimeout: 20 * time.Second,
 		},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
@@ -109,6 +110,7 @@ func TestLoadExampleConfig(t *testing.T) {
 	want.Server.Host = "http://127.0.0.1:8080"
 	want.Server.CORS.AllowedOrigins = []string{}
 	want.Server.TrustedProxies = []string{}
+	want.Redis.Sentinel.Addrs = []string{}
 	want.Control.Tokens = []string{"control-token-1"}
 	want.Buckets = map[string]Bucket{"local": {Driver: DriverFile, Root: filepath.Join(dir, "data")}}
 	if !reflect.DeepEqual(*cfg, want) {
@@ -128,7 +130,7 @@ func TestParseDefaults(t *testing.T) {
 	want.Server.Host = "https://gw.example.com"
 	want.Control.Tokens = []string{"control-token-1"}
 	want.Buckets = map[string]Bucket{
-		"s3": {Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2},
+		"s3": {Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)
@@ -153,7 +155,7 @@ callback:
 	def := Default()
 	if cfg.Server.Listen != def.Server.Listen || cfg.Server.ReadHeaderTimeout != def.Server.ReadHeaderTimeout ||
 		cfg.Server.MaxHeaderBytes != def.Server.MaxHeaderBytes || cfg.Callback.Workers != def.Callback.Workers ||
-		!reflect.DeepEqual(cfg.Callback.Retries, def.Callback.Retries) || cfg.Redis != def.Redis {
+		!reflect.DeepEqual(cfg.Callback.Retries, def.Callback.Retries) || !reflect.DeepEqual(cfg.Redis, def.Redis) {
 		t.Errorf("got %+v, want the defaults kept for keys without a value", *cfg)
 	}
 }
@@ -542,9 +544,9 @@ buckets:
 		alias string
 		want  Bucket
 	}{
-		{"two", Bucket{Driver: DriverS3, Bucket: "two", Credential: "main", Region: "eu-west-1", PartSize: 8 << 20, PartConcurrency: 4}},
+		{"two", Bucket{Driver: DriverS3, Bucket: "two", Credential: "main", Region: "eu-west-1", PartSize: 8 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second}},
 		// The mapping's own keys beat merged ones; the first merged mapping beats the next.
-		{"three", Bucket{Driver: DriverS3, Bucket: "three", Credential: "main", Region: "us-west-2", PartSize: 8 << 20, PartConcurrency: 8}},
+		{"three", Bucket{Driver: DriverS3, Bucket: "three", Credential: "main", Region: "us-west-2", PartSize: 8 << 20, PartConcurrency: 8, ResponseTimeout: 20 * time.Second}},
 	}
 	for _, tt := range tests {
 		if got := cfg.Buckets[tt.alias]; got != tt.want {
@@ -691,9 +693,9 @@ func TestExampleConfigCommentedExamples(t *testing.T) {
 		want  Bucket
 	}{
 		{"local", Bucket{Driver: DriverFile, Root: filepath.Join("/etc/assetgateway", "data")}},
-		{"prod-assets", Bucket{Driver: DriverS3, Bucket: "my-bucket", Region: "eu-west-1", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2}},
-		{"cos-assets", Bucket{Driver: DriverS3, Bucket: "prod-assets-1250000000", Region: "ap-guangzhou", Endpoint: "https://cos.ap-guangzhou.myqcloud.com", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2}},
-		{"minio", Bucket{Driver: DriverS3, Bucket: "assets", Region: "us-east-1", Endpoint: "http://127.0.0.1:9000", Credential: "s3-prod", ForcePathStyle: true, PartSize: 8 << 20, PartConcurrency: 2}},
+		{"prod-assets", Bucket{Driver: DriverS3, Bucket: "my-bucket", Region: "eu-west-1", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
+		{"cos-assets", Bucket{Driver: DriverS3, Bucket: "prod-assets-1250000000", Region: "ap-guangzhou", Endpoint: "https://cos.ap-guangzhou.myqcloud.com", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
+		{"minio", Bucket{Driver: DriverS3, Bucket: "assets", Region: "us-east-1", Endpoint: "http://127.0.0.1:9000", Credential: "s3-prod", ForcePathStyle: true, PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
 	}
 	if len(cfg.Buckets) != len(tests) {
 		t.Errorf("got %d bucket aliases, want %d", len(cfg.Buckets), len(tests))

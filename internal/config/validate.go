@@ -100,6 +100,12 @@ func (s *Server) check(ps *problems) {
 	if s.MaxControlBody < minMaxControlBody {
 		ps.add("server.max_control_body", 0, "must be at least %s", minMaxControlBody)
 	}
+	if s.RateLimit.PerMinute < 0 {
+		ps.add("server.rate_limit.per_minute", 0, "must be 0 (off) or more")
+	}
+	if s.RateLimit.Burst < 0 {
+		ps.add("server.rate_limit.burst", 0, "must be 0 (same as per_minute) or more")
+	}
 }
 
 func (r *Redis) check(ps *problems) {
@@ -114,6 +120,47 @@ func (r *Redis) check(ps *problems) {
 	positive(ps, "redis.timeout", r.Timeout)
 	if r.PoolSize < 0 {
 		ps.add("redis.pool_size", 0, "must not be negative (0: the client's default)")
+	}
+	r.Sentinel.check(ps, r.Addr)
+	switch {
+	case r.WaitReplicas < 0:
+		ps.add("redis.wait_replicas", 0, "must not be negative (0: off)")
+	case r.WaitReplicas > 0 && r.Embedded():
+		ps.add("redis.wait_replicas", 0, "needs Redis: set redis.addr or redis.sentinel.master_name")
+	case r.WaitReplicas > 0:
+		positive(ps, "redis.wait_timeout", r.WaitTimeout)
+		if r.WaitTimeout > 0 && r.Timeout > 0 && r.WaitTimeout >= r.Timeout {
+			ps.add("redis.wait_timeout", 0, "must be shorter than redis.timeout (%s), which bounds every command, WAIT included", r.Timeout)
+		}
+	default:
+		notNegative(ps, "redis.wait_timeout", r.WaitTimeout)
+	}
+}
+
+func (s *RedisSentinel) check(ps *problems, addr string) {
+	if s.MasterName == "" {
+		if len(s.Addrs) > 0 {
+			ps.add("redis.sentinel.addrs", 0, "needs redis.sentinel.master_name")
+		}
+		if s.Password != "" {
+			ps.add("redis.sentinel.password", 0, "needs redis.sentinel.master_name")
+		}
+		return
+	}
+	if strings.IndexFunc(s.MasterName, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 ||
+		!utf8.ValidString(s.MasterName) {
+		ps.add("redis.sentinel.master_name", 0, "must not contain whitespace or control characters")
+	}
+	if addr != "" {
+		ps.add("redis.addr", 0, "must be empty when redis.sentinel.master_name is set: the sentinels name the primary")
+	}
+	if len(s.Addrs) == 0 {
+		ps.add("redis.sentinel.addrs", 0, `at least one sentinel is required with redis.sentinel.master_name, e.g. ["10.0.0.5:26379"]`)
+	}
+	for i, a := range s.Addrs {
+		if msg := checkHostPort(a, 1); msg != "" {
+			ps.add(indexPath("redis.sentinel.addrs", i), 0, `%s, e.g. "10.0.0.5:26379"`, msg)
+		}
 	}
 }
 
@@ -191,6 +238,7 @@ func (b Bucket) checkS3(ps *problems, path string, creds map[string]Credential) 
 	if b.PartConcurrency < 1 || b.PartConcurrency > maxPartConcurrency {
 		ps.add(path+".part_concurrency", 0, "must be between 1 and %d", maxPartConcurrency)
 	}
+	positive(ps, path+".response_timeout", b.ResponseTimeout)
 	if b.Root != "" {
 		ps.add(path+".root", 0, "only valid with driver %s", DriverFile)
 	}
@@ -212,6 +260,7 @@ func (b Bucket) checkFile(ps *problems, path string) {
 		{"ca_file", b.CAFile != ""},
 		{"part_size", b.PartSize != 0},
 		{"part_concurrency", b.PartConcurrency != 0},
+		{"response_timeout", b.ResponseTimeout != 0},
 	} {
 		if k.set {
 			ps.add(path+"."+k.key, 0, "only valid with driver %s", DriverS3)

@@ -76,10 +76,18 @@ type S3Options struct {
 	// MaxSinglePut is the largest known-length upload sent as one streaming PutObject; larger
 	// ones become a streaming multipart upload. 0: 5 GiB, the most S3 accepts.
 	MaxSinglePut int64
+	// ResponseTimeout bounds the wait for the store's response headers once a request has
+	// been sent in full (a stalled store); GET and HEAD make at most ReadAttempts attempts.
+	// 0: 20s. Ignored with HTTPClient.
+	ResponseTimeout time.Duration
 	// HTTPClient sends every request. nil: a client of the backend's own, tuned for one
 	// S3 host (see NewS3).
 	HTTPClient *http.Client
 }
+
+// ReadAttempts is how many times GET and HEAD are tried when the store fails or stalls, so a
+// stalled store answers 502 within ReadAttempts × ResponseTimeout (plus a short backoff).
+const ReadAttempts = 2
 
 // s3API is the part of the S3 API the backend calls (implemented by *s3.Client).
 type s3API interface {
@@ -139,7 +147,7 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 			// The default chain honours the SDK's own CA bundle setting, for S3 as for STS.
 			caFiles = append(caFiles, os.Getenv("AWS_CA_BUNDLE"))
 		}
-		tr, err = newS3Transport(caFiles...)
+		tr, err = newS3Transport(o.ResponseTimeout, caFiles...)
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +251,10 @@ func (o S3Options) withDefaults() (S3Options, error) {
 
 // newS3Transport returns the transport NewS3 uses when it is given no HTTPClient. It trusts
 // the system roots plus the certificates in caFiles ("" entries are ignored).
-func newS3Transport(caFiles ...string) (*http.Transport, error) {
+func newS3Transport(responseTimeout time.Duration, caFiles ...string) (*http.Transport, error) {
+	if responseTimeout <= 0 {
+		responseTimeout = defaultResponseTimeout
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	for _, caFile := range caFiles {
 		if caFile == "" {
@@ -271,7 +282,7 @@ func newS3Transport(caFiles ...string) (*http.Transport, error) {
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
+		ResponseHeaderTimeout: responseTimeout,
 		// Bodies above 2 MiB are sent with "Expect: 100-continue": an upload the store refuses
 		// (bad credentials, missing bucket) is answered before its body is sent.
 		ExpectContinueTimeout: time.Second,
@@ -313,7 +324,7 @@ func (s *S3) Get(ctx context.Context, key string, o GetOptions) (*Object, error)
 			return nil, err
 		}
 	}
-	out, err := s.api.GetObject(ctx, in)
+	out, err := s.api.GetObject(ctx, in, readRetry)
 	if err != nil {
 		return nil, s.translate(ctx, "get", key, err)
 	}
@@ -421,7 +432,7 @@ func contentRangeSize(v string) (int64, bool) {
 // stores disagree on entity-tag lists, weak tags and dates (MinIO and versitygw each ignore
 // some), and a gateway answers the same way whatever is behind it.
 func (s *S3) Head(ctx context.Context, key string, c Conditions) (ObjectInfo, error) {
-	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key}, readRetry)
 	if err != nil {
 		return ObjectInfo{}, s.translate(ctx, "head", key, err)
 	}
@@ -511,6 +522,12 @@ func unsignedPayload(o *s3.Options) {
 
 // noRetry makes one attempt only: a streamed body cannot be rewound for a second one.
 func noRetry(o *s3.Options) { o.RetryMaxAttempts = 1 }
+
+// readRetry bounds the attempts of GET and HEAD (see ReadAttempts).
+func readRetry(o *s3.Options) { o.RetryMaxAttempts = ReadAttempts }
+
+// defaultResponseTimeout is S3Options.ResponseTimeout's default.
+const defaultResponseTimeout = 20 * time.Second
 
 // Delete implements Backend.
 func (s *S3) Delete(ctx context.Context, key string) error {

@@ -44,7 +44,7 @@ func TestS3PutStreams(t *testing.T) {
 	for _, srv := range s3Servers {
 		t.Run(srv.name, func(t *testing.T) {
 			server := srv.server(t, srv.tls)
-			tr, err := newS3Transport(server.CAFile)
+			tr, err := newS3Transport(0, server.CAFile)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,6 +55,8 @@ var installHint = map[string]string{
 	"redis-cli":    "apt-get update && apt-get install -y redis-server (or run scripts/test.sh)",
 	"minio":        "run scripts/test.sh (it builds the pinned MinIO into " + BinDir() + ")",
 	"versitygw":    "run scripts/test.sh (it builds the pinned versitygw into " + BinDir() + ")",
+	"toxiproxy-server": "run scripts/test.sh (it builds the pinned toxiproxy server into " + BinDir() +
+		" as toxiproxy-server)",
 }
 
 // LookBin finds a server binary on PATH or in BinDir.
@@ -248,7 +250,8 @@ func pingRedis(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// NOAUTH: the server answers, it just wants the password (--requirepass).
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("ping answered %q", strings.TrimSpace(line))
 	}
 	return nil

@@ -21,15 +21,31 @@ type RedisOptions struct {
 	// Now is the clock used for expiry checks; nil means time.Now. Gateway replicas compare
 	// expire_at against their own clocks, so keep them in sync (NTP).
 	Now func() time.Time
+	// WaitReplicas, when positive, makes every write that grants or revokes access — Create,
+	// Delete and an Access that consumed a hit — wait (Redis WAIT, on the connection that
+	// wrote) until at least this many replicas have acknowledged it. When fewer do within
+	// WaitTimeout the call fails with ErrUnavailable and is undone as far as possible: a
+	// consumed hit is refunded (Access grants nothing, so nothing is served), a new record is
+	// removed again. Zero: off — replication is asynchronous, and a failover can lose the last
+	// writes (hits counted, revocations).
+	//
+	// It needs a client with a Conn method (*redis.Client: single node or Sentinel); with any
+	// other client every such write fails with ErrUnavailable (fail closed).
+	WaitReplicas int
+	// WaitTimeout bounds each WAIT (rounded up to whole milliseconds). Keep it shorter than
+	// the client's command timeout, which bounds the WAIT too. Zero: 500ms.
+	WaitTimeout time.Duration
 }
 
 // RedisStore keeps records in Redis; any number of gateway replicas can share it and every
 // hit is counted exactly once across them.
 type RedisStore struct {
-	c         redis.UniversalClient
-	prefix    string
-	retention time.Duration
-	now       func() time.Time
+	c            redis.UniversalClient
+	prefix       string
+	retention    time.Duration
+	now          func() time.Time
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // NewRedisStore returns a store on o.Client. The client should not retry commands on its own
@@ -40,22 +56,54 @@ func NewRedisStore(o RedisOptions) *RedisStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &RedisStore{c: o.Client, prefix: o.KeyPrefix, retention: o.Retention, now: now}
+	wt := o.WaitTimeout
+	if wt <= 0 {
+		wt = 500 * time.Millisecond
+	}
+	return &RedisStore{c: o.Client, prefix: o.KeyPrefix, retention: o.Retention, now: now,
+		waitReplicas: o.WaitReplicas, waitTimeout: wt}
 }
 
 // ClientOptions configures NewRedisClient.
 type ClientOptions struct {
+	// Addr is the single Redis server's host:port; ignored when MasterName is set.
 	Addr, Username, Password string
 	DB                       int
+	// MasterName, when set, selects Redis Sentinel: the client asks SentinelAddrs which
+	// server is the primary of that name, and follows failovers. Username and Password are
+	// then the primary's; SentinelPassword is the sentinels' own.
+	MasterName       string
+	SentinelAddrs    []string
+	SentinelPassword string
 	// Timeout bounds dialing and every command.
 	Timeout time.Duration
 	// PoolSize caps connections; zero is go-redis's default.
 	PoolSize int
 }
 
-// NewRedisClient returns a single-node client tuned for the store: no automatic retries
-// (see NewRedisStore), every command bounded by Timeout and by the caller's context.
+// NewRedisClient returns a client tuned for the store — single node, or the primary Sentinel
+// names when o.MasterName is set: no automatic retries (see NewRedisStore), every command
+// bounded by Timeout and by the caller's context, and one connection attempt per dial (the
+// client's default of five would let a request wait five timeouts for a silent host).
 func NewRedisClient(o ClientOptions) redis.UniversalClient {
+	if o.MasterName != "" {
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            o.MasterName,
+			SentinelAddrs:         o.SentinelAddrs,
+			SentinelPassword:      o.SentinelPassword,
+			Username:              o.Username,
+			Password:              o.Password,
+			DB:                    o.DB,
+			DialTimeout:           o.Timeout,
+			ReadTimeout:           o.Timeout,
+			WriteTimeout:          o.Timeout,
+			PoolTimeout:           o.Timeout,
+			PoolSize:              o.PoolSize,
+			MaxRetries:            -1, // also for the sentinels: a retried consume could count twice
+			DialerRetries:         1,
+			ContextTimeoutEnabled: true,
+		})
+	}
 	return redis.NewClient(&redis.Options{
 		Addr:                  o.Addr,
 		Username:              o.Username,
@@ -67,6 +115,7 @@ func NewRedisClient(o ClientOptions) redis.UniversalClient {
 		PoolTimeout:           o.Timeout,
 		PoolSize:              o.PoolSize,
 		MaxRetries:            -1,
+		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
 	})
 }
@@ -123,16 +172,85 @@ redis.call('HSET', KEYS[1], 'up', '1')
 return 1
 `)
 
+// dropScript removes a record, but only the generation given: it undoes a Create whose
+// replication could not be confirmed. KEYS[1] record; ARGV[1] generation.
+var dropScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`)
+
 // refundMarkerTTL is how long a refund marker lives: far longer than any request.
 const refundMarkerTTL = time.Hour
+
+// undoTimeout bounds the best-effort undo (refund, drop) after a failed WAIT; it runs on a
+// context detached from the caller's, which may be about to end.
+const undoTimeout = 2 * time.Second
+
+// writer is a client that can pin one connection, so that WAIT follows the write it guards
+// on the same connection.
+type writer interface {
+	Conn() *redis.Conn
+}
+
+// session returns where to run a write and a function to call afterwards with whether the
+// write happened: with WaitReplicas on, it runs WAIT on the same connection and reports too
+// few acknowledgements as ErrUnavailable; it always releases the connection.
+func (s *RedisStore) session() (redis.Cmdable, func(ctx context.Context, op string, wrote bool) error) {
+	if s.waitReplicas <= 0 {
+		return s.c, func(context.Context, string, bool) error { return nil }
+	}
+	w, ok := s.c.(writer)
+	if !ok {
+		return s.c, func(_ context.Context, op string, wrote bool) error {
+			if !wrote {
+				return nil
+			}
+			return s.fail(op, errors.New("wait_replicas needs a single-node or Sentinel client"))
+		}
+	}
+	conn := w.Conn()
+	return conn, func(ctx context.Context, op string, wrote bool) error {
+		defer conn.Close()
+		if !wrote {
+			return nil
+		}
+		ms := max(1, (s.waitTimeout+time.Millisecond-1)/time.Millisecond)
+		n, err := conn.Do(ctx, "WAIT", s.waitReplicas, int64(ms)).Int()
+		if err != nil {
+			return s.fail(op+" wait", err)
+		}
+		if n < s.waitReplicas {
+			return s.fail(op, fmt.Errorf("%d of %d replicas acknowledged the write within %s",
+				n, s.waitReplicas, s.waitTimeout))
+		}
+		return nil
+	}
+}
+
+// undoContext is the context for undoing a write after a failed WAIT.
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+}
 
 // Create implements Store.
 func (s *RedisStore) Create(ctx context.Context, token string, rec Record) error {
 	args := make([]any, 0, 2+2*10)
 	deadline := time.Unix(rec.ExpireAt, 0).Add(s.retention)
 	args = append(args, deadline.UnixMilli())
-	args = appendFields(args, rec, newGeneration())
-	ok, err := createScript.Run(ctx, s.c, []string{s.recordKey(ID(token))}, args...).Int()
+	gen := newGeneration()
+	args = appendFields(args, rec, gen)
+	key := s.recordKey(ID(token))
+	c, done := s.session()
+	ok, err := createScript.Run(ctx, c, []string{key}, args...).Int()
+	if werr := done(ctx, "create", err == nil && ok == 1); werr != nil {
+		// Unconfirmed: take the record back (if it is still ours), so that a custom token
+		// can be minted again. If the undo fails too, the token exists without the client
+		// knowing it — harmless for a random token, 409 token_exists on a retry of a custom one.
+		uctx, cancel := undoContext(ctx)
+		defer cancel()
+		_ = dropScript.Run(uctx, s.c, []string{key}, gen).Err()
+		return werr
+	}
 	if err != nil {
 		return s.fail("create", err)
 	}
@@ -182,9 +300,15 @@ func (s *RedisStore) Get(ctx context.Context, token string) (Record, error) {
 	return rec, nil
 }
 
-// Delete implements Store.
+// Delete implements Store. With WaitReplicas on, a deletion the replicas did not confirm
+// answers ErrUnavailable: the token is gone on the primary, but a failover could bring it
+// back, so the caller should retry (a retry that finds nothing answers ErrNotFound).
 func (s *RedisStore) Delete(ctx context.Context, token string) error {
-	n, err := s.c.Del(ctx, s.recordKey(ID(token))).Result()
+	c, done := s.session()
+	n, err := c.Del(ctx, s.recordKey(ID(token))).Result()
+	if werr := done(ctx, "delete", err == nil && n > 0); werr != nil {
+		return werr
+	}
 	if err != nil {
 		return s.fail("delete", err)
 	}
@@ -194,11 +318,16 @@ func (s *RedisStore) Delete(ctx context.Context, token string) error {
 	return nil
 }
 
-// Access implements Store.
+// Access implements Store. With WaitReplicas on, a consumed hit the replicas did not confirm
+// is refunded and the access fails with ErrUnavailable: nothing may be served on a count
+// that a failover could lose.
 func (s *RedisStore) Access(ctx context.Context, token, method string, contentLength int64) (*Grant, error) {
 	id := ID(token)
-	res, err := accessScript.Run(ctx, s.c, []string{s.recordKey(id)},
+	c, done := s.session()
+	res, err := accessScript.Run(ctx, c, []string{s.recordKey(id)},
 		s.now().UnixMilli(), method, contentLength).Slice()
+	consumed := err == nil && len(res) > 0 && res[0] == "ok" && method != MethodHead
+	werr := done(ctx, "access", consumed)
 	if err != nil {
 		return nil, s.fail("access", err)
 	}
@@ -230,6 +359,15 @@ func (s *RedisStore) Access(ctx context.Context, token, method string, contentLe
 		}
 	}
 	g.Record.UsedHits = used
+	if werr != nil {
+		// Hand the hit back on the primary (best effort): if it stays primary, the client can
+		// retry; if a replica without the hit takes over, the refund is simply lost with it.
+		// A refund only lowers the count, so it can never let a token serve past max_hits.
+		uctx, cancel := undoContext(ctx)
+		defer cancel()
+		_ = s.Refund(uctx, g)
+		return nil, werr
+	}
 	return g, nil
 }
 
