@@ -120,9 +120,9 @@ func NewRedisClient(o ClientOptions) redis.UniversalClient {
 	})
 }
 
-func (s *RedisStore) recordKey(id string) string { return s.prefix + "t:{" + id + "}" }
+func (s *RedisStore) recordKey(id string) string { return s.prefix + "{" + id + "}" }
 
-func (s *RedisStore) refundKey(id, n string) string { return s.prefix + "r:{" + id + "}:" + n }
+func (s *RedisStore) refundKey(id, n string) string { return s.prefix + "{" + id + "}r:" + n }
 
 // createScript files a record unless the key exists.
 // KEYS[1] record; ARGV[1] PEXPIREAT (Unix ms); ARGV[2:] field, value, ...
@@ -262,8 +262,10 @@ func (s *RedisStore) Create(ctx context.Context, token string, rec Record) error
 
 // appendFields encodes rec as hash field/value pairs, leaving defaults out.
 func appendFields(args []any, rec Record, gen string) []any {
-	args = append(args, "b", rec.Bucket, "k", rec.Key, "m", rec.Method, "e", rec.ExpireAt,
-		"h", rec.MaxHits, "g", gen)
+	args = append(args, "b", rec.Bucket, "k", rec.Key, "m", rec.Method, "e", rec.ExpireAt, "g", gen)
+	if rec.MaxHits != Unlimited {
+		args = append(args, "h", rec.MaxHits)
+	}
 	if rec.Filename != "" {
 		args = append(args, "f", rec.Filename)
 	}

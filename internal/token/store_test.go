@@ -96,7 +96,7 @@ func TestRedisStoreNeverStoresRawTokens(t *testing.T) {
 			t.Fatalf("key %q value holds the raw token", k)
 		}
 	}
-	ttl := c.PTTL(ctx, "test:t:{"+token.ID(tok)+"}").Val()
+	ttl := c.PTTL(ctx, "test:{"+token.ID(tok)+"}").Val()
 	if want := time.Until(time.Unix(rec.ExpireAt, 0).Add(time.Hour)); ttl < want-5*time.Second || ttl > want+5*time.Second {
 		t.Fatalf("record TTL: got %s, want about %s (expire_at + retention)", ttl, want)
 	}
