@@ -237,6 +237,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // openBuckets builds one backend per alias.
 func openBuckets(ctx context.Context, cfg *config.Config) (map[string]proxy.Backend, error) {
 	out := make(map[string]proxy.Backend, len(cfg.Buckets))
+	budget := proxy.NewBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
 	for alias, b := range cfg.Buckets {
 		switch b.Driver {
 		case config.DriverFile:
@@ -249,7 +250,7 @@ func openBuckets(ctx context.Context, cfg *config.Config) (map[string]proxy.Back
 			o := proxy.S3Options{
 				Bucket: b.Bucket, Region: b.Region, Endpoint: b.Endpoint, ForcePathStyle: b.ForcePathStyle,
 				CAFile: b.CAFile, PartSize: int64(b.PartSize), PartConcurrency: b.PartConcurrency,
-				ResponseTimeout: b.ResponseTimeout,
+				ResponseTimeout: b.ResponseTimeout, UploadBudget: budget,
 			}
 			if b.Credential != "" {
 				c := cfg.Credentials[b.Credential]

@@ -46,6 +46,10 @@ type Server struct {
 	MaxControlBody ByteSize `yaml:"max_control_body"`
 	// RateLimit throttles clients that keep failing token checks.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// UploadMemory bounds, for the whole process, the memory of buffered parts of uploads of
+	// unknown length (chunked) to S3 buckets: uploads wait for a part buffer rather than
+	// exceed it. It must hold at least one part of every alias.
+	UploadMemory ByteSize `yaml:"upload_memory"`
 }
 
 // RateLimit bounds how fast one client (an IPv4 address, an IPv6 /64) may fail control-token
@@ -208,6 +212,7 @@ func Default() Config {
 			MaxHeaderBytes:    64 << 10,
 			MaxControlBody:    1 << 20,
 			RateLimit:         RateLimit{PerMinute: 60, Burst: 60},
+			UploadMemory:      64 << 20,
 		},
 		Redis: Redis{
 			KeyPrefix:   "ag:",

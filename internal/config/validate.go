@@ -57,7 +57,11 @@ func (c *Config) check() problems {
 		ps.add("buckets", 0, "at least one bucket alias is required")
 	}
 	for _, alias := range slices.Sorted(maps.Keys(c.Buckets)) {
-		c.Buckets[alias].check(&ps, joinPath("buckets", alias), alias, c.Credentials)
+		b := c.Buckets[alias]
+		b.check(&ps, joinPath("buckets", alias), alias, c.Credentials)
+		if b.Driver == DriverS3 && b.PartSize > c.Server.UploadMemory {
+			ps.add("server.upload_memory", 0, "must hold at least one part of bucket %q (part_size %s)", alias, b.PartSize)
+		}
 	}
 	positive(&ps, "token.max_ttl", c.Token.MaxTTL)
 	notNegative(&ps, "token.retention", c.Token.Retention)

@@ -148,9 +148,17 @@ func TestValidate(t *testing.T) {
 		{"s3 unknown credential", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.Credential = "s3-prd" }) }, `buckets.s3.credential: unknown credential "s3-prd": it must name an entry of credentials`},
 		{"s3 default credential chain", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.Credential = "" }) }, ""},
 		{"s3 part size minimum", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartSize = 5 << 20 }) }, ""},
-		{"s3 part size maximum", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartSize = 5 << 30 }) }, ""},
+		{"s3 part size maximum", func(c *Config) {
+			c.Server.UploadMemory = 5 << 30
+			setBucket(c, "s3", func(b *Bucket) { b.PartSize = 5 << 30 })
+		}, ""},
+		{"upload memory below a part", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartSize = 65 << 20 }) },
+			`server.upload_memory: must hold at least one part of bucket "s3" (part_size 65MiB)`},
 		{"s3 part size too small", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartSize = 5<<20 - 1 }) }, "buckets.s3.part_size: must be between 5MiB and 5GiB"},
-		{"s3 part size too large", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartSize = 5<<30 + 1 }) }, "buckets.s3.part_size: must be between 5MiB and 5GiB"},
+		{"s3 part size too large", func(c *Config) {
+			c.Server.UploadMemory = 6 << 30
+			setBucket(c, "s3", func(b *Bucket) { b.PartSize = 5<<30 + 1 })
+		}, "buckets.s3.part_size: must be between 5MiB and 5GiB"},
 		{"s3 part concurrency 64", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartConcurrency = 64 }) }, ""},
 		{"s3 part concurrency 0", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartConcurrency = 0 }) }, "buckets.s3.part_concurrency: must be between 1 and 64"},
 		{"s3 part concurrency 65", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartConcurrency = 65 }) }, "buckets.s3.part_concurrency: must be between 1 and 64"},

@@ -49,12 +49,16 @@ type contractBackend struct {
 
 // contractBackends are every implementation the suite runs against.
 func contractBackends() []contractBackend {
-	s3Backend := func(name string, server func(testing.TB, bool) *testenv.S3, tls bool) contractBackend {
+	s3Backend := func(name string, server func(testing.TB, bool) *testenv.S3, tls bool, edit func(*S3Options)) contractBackend {
 		return contractBackend{
 			commitsShortPut: strings.HasPrefix(name, "versitygw"),
 			name:            name,
 			open: func(t *testing.T) Backend {
-				return newTestS3(t, server(t, tls), nil)
+				b := newTestS3(t, server(t, tls), edit)
+				if wantRaw := edit == nil; (b.raw != nil) != wantRaw {
+					t.Fatalf("fast path in use: %v, want %v", b.raw != nil, wantRaw)
+				}
+				return b
 			},
 			multipartETag: true,
 			leftovers: func(t *testing.T, b Backend) []string {
@@ -64,10 +68,13 @@ func contractBackends() []contractBackend {
 	}
 	return []contractBackend{
 		{name: "file", open: func(t *testing.T) Backend { return newTestFile(t) }},
-		s3Backend("minio-http", testenv.MinIO, false),
-		s3Backend("minio-https", testenv.MinIO, true),
-		s3Backend("versitygw-http", testenv.VersityGW, false),
-		s3Backend("versitygw-https", testenv.VersityGW, true),
+		s3Backend("minio-http", testenv.MinIO, false, nil),
+		s3Backend("minio-https", testenv.MinIO, true, nil),
+		s3Backend("versitygw-http", testenv.VersityGW, false, nil),
+		s3Backend("versitygw-https", testenv.VersityGW, true, nil),
+		// GET and HEAD through the SDK instead of the fast path: both must answer alike.
+		s3Backend("minio-http-sdk-reads", testenv.MinIO, false, func(o *S3Options) { o.SDKReads = true }),
+		s3Backend("versitygw-https-sdk-reads", testenv.VersityGW, true, func(o *S3Options) { o.SDKReads = true }),
 	}
 }
 

@@ -16,20 +16,39 @@ import (
 // counts the slices currently handed out, and the most ever handed out at once, so that tests
 // can check that an upload's memory stays bounded.
 type bufPool struct {
-	size int
-	pool sync.Pool
+	size   int
+	pool   sync.Pool
+	budget *Budget // nil: unbounded
 
 	inUse atomic.Int64
 	peak  atomic.Int64
 }
 
-func newBufPool(size int) *bufPool {
-	p := &bufPool{size: size}
+func newBufPool(size int, budget *Budget) *bufPool {
+	p := &bufPool{size: size, budget: budget}
 	p.pool.New = func() any {
 		b := make([]byte, size)
 		return &b
 	}
 	return p
+}
+
+// acquire is get, after waiting for the memory budget (if any) to allow one more buffer.
+func (p *bufPool) acquire(ctx context.Context) (*[]byte, error) {
+	if p.budget != nil {
+		if err := p.budget.Acquire(ctx, int64(p.size)); err != nil {
+			return nil, err
+		}
+	}
+	return p.get(), nil
+}
+
+// release is put for a buffer taken with acquire.
+func (p *bufPool) release(b *[]byte) {
+	p.put(b)
+	if p.budget != nil {
+		p.budget.Release(int64(p.size))
+	}
 }
 
 // get returns a slice of exactly p.size bytes; its contents are arbitrary.
@@ -53,7 +72,7 @@ func (p *bufPool) put(b *[]byte) {
 }
 
 // fileBufs holds the buffers the File backend copies and hashes bodies through.
-var fileBufs = newBufPool(256 << 10)
+var fileBufs = newBufPool(256<<10, nil)
 
 // uploadBody is what the backends read a PutInput's Body through. It
 //   - never reads past the declared size (when known) and turns an early end of the body into

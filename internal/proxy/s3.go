@@ -83,6 +83,13 @@ type S3Options struct {
 	// HTTPClient sends every request. nil: a client of the backend's own, tuned for one
 	// S3 host (see NewS3).
 	HTTPClient *http.Client
+	// SDKReads sends GET and HEAD through the SDK too, instead of the fast path (s3raw.go).
+	// The fast path is also off when HTTPClient is given.
+	SDKReads bool
+	// UploadBudget, shared by every alias of a process, bounds the memory of buffered parts
+	// of uploads of unknown length: uploads wait for a part buffer rather than exceed it.
+	// nil: no bound beyond PartSize × (PartConcurrency + 1) per upload.
+	UploadBudget *Budget
 }
 
 // ReadAttempts is how many times GET and HEAD are tried when the store fails or stalls, so a
@@ -113,6 +120,7 @@ type S3 struct {
 	maxSinglePut int64
 	parts        *bufPool        // PartSize buffers for uploads of unknown length
 	transport    *http.Transport // owned by the backend; nil when the caller gave HTTPClient
+	raw          *rawReader      // GET and HEAD fast path; nil: the SDK serves them
 }
 
 // NewS3 builds the backend and its one s3.Client. It does no I/O beyond reading CAFile (and,
@@ -187,15 +195,19 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 			ro.RateLimiter = ratelimit.None
 		})
 	})
-	return &S3{
+	b := &S3{
 		api:          api,
 		bucket:       o.Bucket,
 		partSize:     o.PartSize,
 		concurrency:  o.PartConcurrency,
 		maxSinglePut: o.MaxSinglePut,
-		parts:        newBufPool(int(o.PartSize)),
+		parts:        newBufPool(int(o.PartSize), o.UploadBudget),
 		transport:    tr,
-	}, nil
+	}
+	if !o.SDKReads && tr != nil {
+		b.raw = newRawReader(ctx, api, o.Bucket, o.Region, api.Options().Credentials, tr, o.ResponseTimeout)
+	}
+	return b, nil
 }
 
 // withDefaults fills the zero values and reports every invalid option at once.
@@ -297,6 +309,9 @@ func (s *S3) Close() error {
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
+	if s.raw != nil {
+		s.raw.Close()
+	}
 	return nil
 }
 
@@ -324,17 +339,30 @@ func (s *S3) Get(ctx context.Context, key string, o GetOptions) (*Object, error)
 			return nil, err
 		}
 	}
+	obj, err := s.get(ctx, in, rng)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Conditions.Evaluate(obj.ObjectInfo); err != nil { // the object may have changed since
+		obj.Body.Close()
+		return nil, fmt.Errorf("s3 get %q: %w", key, err)
+	}
+	return obj, nil
+}
+
+// get runs one GetObject, on the fast path when there is one.
+func (s *S3) get(ctx context.Context, in *s3.GetObjectInput, rng *Range) (*Object, error) {
+	if s.raw != nil {
+		return s.raw.get(ctx, *in.Key, rng)
+	}
 	out, err := s.api.GetObject(ctx, in, readRetry)
 	if err != nil {
-		return nil, s.translate(ctx, "get", key, err)
+		return nil, s.translate(ctx, "get", *in.Key, err)
 	}
 	obj, err := getObject(out, rng)
-	if err == nil {
-		err = o.Conditions.Evaluate(obj.ObjectInfo) // the object may have changed since
-	}
 	if err != nil {
 		out.Body.Close()
-		return nil, fmt.Errorf("s3 get %q: %w", key, err)
+		return nil, fmt.Errorf("s3 get %q: %w", *in.Key, err)
 	}
 	return obj, nil
 }
@@ -432,20 +460,31 @@ func contentRangeSize(v string) (int64, bool) {
 // stores disagree on entity-tag lists, weak tags and dates (MinIO and versitygw each ignore
 // some), and a gateway answers the same way whatever is behind it.
 func (s *S3) Head(ctx context.Context, key string, c Conditions) (ObjectInfo, error) {
-	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key}, readRetry)
+	info, err := s.head(ctx, key)
 	if err != nil {
-		return ObjectInfo{}, s.translate(ctx, "head", key, err)
-	}
-	info := ObjectInfo{
-		Size:         aws.ToInt64(out.ContentLength),
-		ContentType:  aws.ToString(out.ContentType),
-		ETag:         unquoteETag(aws.ToString(out.ETag)),
-		LastModified: aws.ToTime(out.LastModified),
+		return ObjectInfo{}, err
 	}
 	if err := c.Evaluate(info); err != nil {
 		return ObjectInfo{}, fmt.Errorf("s3 head %q: %w", key, err)
 	}
 	return info, nil
+}
+
+// head runs one HeadObject, on the fast path when there is one.
+func (s *S3) head(ctx context.Context, key string) (ObjectInfo, error) {
+	if s.raw != nil {
+		return s.raw.head(ctx, key)
+	}
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key}, readRetry)
+	if err != nil {
+		return ObjectInfo{}, s.translate(ctx, "head", key, err)
+	}
+	return ObjectInfo{
+		Size:         aws.ToInt64(out.ContentLength),
+		ContentType:  aws.ToString(out.ContentType),
+		ETag:         unquoteETag(aws.ToString(out.ETag)),
+		LastModified: aws.ToTime(out.LastModified),
+	}, nil
 }
 
 // translate maps a Get/Head failure onto the Backend errors, once, here: a missing key becomes
@@ -494,6 +533,10 @@ func s3ErrorCode(err error) string {
 	if errors.As(err, &ae) {
 		return ae.ErrorCode()
 	}
+	var re *rawError
+	if errors.As(err, &re) {
+		return re.Code
+	}
 	return ""
 }
 
@@ -502,6 +545,10 @@ func s3HTTPStatus(err error) int {
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) && re.Response != nil {
 		return re.HTTPStatusCode()
+	}
+	var raw *rawError
+	if errors.As(err, &raw) {
+		return raw.Status
 	}
 	return 0
 }
@@ -615,61 +662,47 @@ func (s *S3) putStreamedParts(ctx context.Context, key, contentType string, body
 	return mp.complete(ctx)
 }
 
-// putUnknownSize uploads a body of unknown length through pooled PartSize buffers.
+// putUnknownSize uploads a body of unknown length through PartSize buffers taken from the
+// pool (within the process's upload memory budget, if any). A body that fits one part is a
+// single PutObject; a longer one is a multipart upload with up to PartConcurrency parts in
+// flight. It never waits for a buffer while it holds one it has not sent, so uploads that
+// wait on the budget cannot deadlock each other.
 func (s *S3) putUnknownSize(ctx context.Context, key, contentType string, body *uploadBody) (string, error) {
-	first := s.parts.get()
-	n, last, err := s.fill(body, *first)
-	if err != nil || last {
-		defer s.parts.put(first)
-		if err != nil {
-			return "", err
-		}
-		return s.putObject(ctx, key, contentType, bytes.NewReader((*first)[:n]), int64(n), true)
-	}
-	// The first part is full; the body goes on (or ends exactly here — fill reports last only
-	// once it has seen the end, so look at the next part before choosing).
-	second := s.parts.get()
-	n2, last2, err := s.fill(body, *second)
+	la := &lookahead{r: body}
+	buf, err := s.parts.acquire(ctx)
 	if err != nil {
-		s.parts.put(first)
-		s.parts.put(second)
 		return "", err
 	}
-	if n2 == 0 && last2 {
-		s.parts.put(second)
-		defer s.parts.put(first)
-		return s.putObject(ctx, key, contentType, bytes.NewReader(*first), int64(n), true)
+	n, last, err := la.fill(*buf)
+	if err != nil {
+		s.parts.release(buf)
+		return "", err
 	}
-
+	if last {
+		defer s.parts.release(buf)
+		return s.putObject(ctx, key, contentType, bytes.NewReader((*buf)[:n]), int64(n), true)
+	}
 	mp, err := s.startMultipart(ctx, key, contentType)
 	if err != nil {
-		s.parts.put(first)
-		s.parts.put(second)
+		s.parts.release(buf)
 		return "", err
 	}
 	ps := newPartSender(ctx, mp, s.parts, s.concurrency)
-	if !ps.send(1, first, n) {
-		s.parts.put(second)
-		return "", mp.abort(ctx, ps.wait())
-	}
-	buf, n, last := second, n2, last2
-	for num := int32(2); ; num++ {
-		if n == 0 { // the body ended exactly at a part boundary
-			s.parts.put(buf)
-			break
-		}
+	for num := int32(1); ; num++ {
 		if num > maxParts {
-			s.parts.put(buf)
+			s.parts.release(buf)
 			ps.fail(fmt.Errorf("upload of unknown length exceeds %d parts of %d bytes", maxParts, s.partSize))
 			break
 		}
-		if !ps.send(num, buf, n) || last {
+		if !ps.send(num, buf, n) || last { // send owns buf from here on
 			break
 		}
-		buf = s.parts.get()
-		n, last, err = s.fill(body, *buf)
-		if err != nil {
-			s.parts.put(buf)
+		if buf, err = s.parts.acquire(ctx); err != nil {
+			ps.fail(err)
+			break
+		}
+		if n, last, err = la.fill(*buf); err != nil {
+			s.parts.release(buf)
 			ps.fail(err)
 			break
 		}
@@ -680,17 +713,37 @@ func (s *S3) putUnknownSize(ctx context.Context, key, contentType string, body *
 	return mp.complete(ctx)
 }
 
-// fill reads body into buf until buf is full or the body ends. last reports that the body
-// ended (possibly with n == len(buf) only if the end was seen in the same read).
-func (s *S3) fill(body io.Reader, buf []byte) (n int, last bool, err error) {
-	n, err = io.ReadFull(body, buf)
+// lookahead reads a body part by part and tells, with each full part, whether the body goes
+// on — by reading one byte ahead, which it then puts first in the next part.
+type lookahead struct {
+	r    io.Reader
+	next [1]byte
+	has  bool
+}
+
+// fill reads into buf until it is full or the body ends; last reports that these n bytes
+// end the body.
+func (l *lookahead) fill(buf []byte) (n int, last bool, err error) {
+	if l.has {
+		buf[0], n, l.has = l.next[0], 1, false
+	}
+	m, err := io.ReadFull(l.r, buf[n:])
+	n += m
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return n, true, nil
 	case err != nil:
 		return n, false, err
 	}
-	return n, false, nil
+	switch k, err := io.ReadFull(l.r, l.next[:]); {
+	case k == 1:
+		l.has = true
+		return n, false, nil
+	case err == io.EOF:
+		return n, true, nil
+	default:
+		return n, false, err
+	}
 }
 
 // multipart is one multipart upload in progress.
@@ -809,19 +862,19 @@ func (p *partSender) send(num int32, buf *[]byte, n int) bool {
 	select {
 	case p.slots <- struct{}{}:
 	case <-p.ctx.Done():
-		p.bufs.put(buf)
+		p.bufs.release(buf)
 		p.fail(p.ctx.Err())
 		return false
 	}
 	if p.failed() {
 		<-p.slots
-		p.bufs.put(buf)
+		p.bufs.release(buf)
 		return false
 	}
 	p.wg.Add(1)
 	go func() {
 		defer func() {
-			p.bufs.put(buf)
+			p.bufs.release(buf)
 			<-p.slots
 			p.wg.Done()
 		}()

@@ -207,7 +207,7 @@ func TestS3TooManyParts(t *testing.T) {
 		{maxParts*partSize + 1, true},
 	} {
 		api := &memoryMultipartAPI{}
-		b := &S3{api: api, bucket: "b", partSize: partSize, concurrency: 2, maxSinglePut: maxSinglePutSize, parts: newBufPool(partSize)}
+		b := &S3{api: api, bucket: "b", partSize: partSize, concurrency: 2, maxSinglePut: maxSinglePutSize, parts: newBufPool(partSize, nil)}
 		res, err := b.Put(context.Background(), PutInput{Key: "k", Body: io.LimitReader(zeroes{}, int64(tc.size)), Size: -1})
 		if tc.wantErr {
 			if err == nil || !strings.Contains(err.Error(), "exceeds 10000 parts") {
@@ -236,12 +236,16 @@ func TestS3ServerErrors(t *testing.T) {
 	putBytes(t, b, "k", []byte("hello"), "")
 
 	t.Run("missing bucket", func(t *testing.T) {
-		nb := newTestS3(t, srv, nil)
-		nb.bucket = "ag-no-such-bucket"
+		nb, err := NewS3(ctx, S3Options{Bucket: "ag-no-such-bucket", Endpoint: srv.Endpoint, ForcePathStyle: true,
+			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nb.Close()
 		if err := nb.Check(ctx); err == nil {
 			t.Error("Check on a missing bucket succeeded")
 		}
-		_, err := nb.Get(ctx, "k", GetOptions{})
+		_, err = nb.Get(ctx, "k", GetOptions{})
 		if err == nil || errors.Is(err, ErrObjectNotFound) {
 			t.Errorf("Get from a missing bucket = %v, want an upstream error", err)
 		}
