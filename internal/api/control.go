@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -100,7 +101,7 @@ func (a *API) view(tok string, rec token.Record) tokenView {
 // createToken serves POST /token.
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	var req createRequest
-	if err := a.decode(w, r, &req); err != nil {
+	if err := a.decode(w, r, &req, createFields); err != nil {
 		return err
 	}
 	tok, rec, err := a.validate(r, &req)
@@ -123,18 +124,16 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 
 // decode reads one JSON object from a capped body; unknown fields are errors (a mistyped
 // "max_hit" must not silently mint an unlimited token).
-func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
+func (a *API) decode(w http.ResponseWriter, r *http.Request, v any, fields map[string]bool) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
 	if err == nil {
-		if e := checkFields(body, v); e != nil {
+		if e := checkFields(body, fields); e != nil {
 			return e
 		}
-	}
-	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err = dec.Decode(v); err == nil {
-			if dec.Decode(&struct{}{}) != io.EOF {
+			if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 				return badRequest("invalid JSON body: more than one value")
 			}
 			return nil
@@ -156,42 +155,118 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return badRequest("invalid JSON body")
 }
 
+// createFields are the members POST /token accepts.
+var createFields = jsonFields(&createRequest{})
+
 // checkFields looks at a JSON object's members before encoding/json does, to refuse what
 // it would quietly accept: a key that differs from a field's name only in case, or that is
 // given twice (json matches keys case-insensitively and lets the last one win, so
 // {"max_hits":1,"MAX_HITS":-1} would mint an unlimited token), and a string value that is
 // not valid UTF-8 or holds a lone UTF-16 surrogate escape (json would store U+FFFD: a key or
-// a file name that the caller never sent). Anything that is not an object is left to the
-// decoder's own error.
-func checkFields(body []byte, v any) *Error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+// a file name that the caller never sent). It only walks the top-level members, without
+// allocating; anything malformed is left to the decoder's own error.
+func checkFields(body []byte, known map[string]bool) *Error {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
 		return nil
 	}
-	known := jsonFields(v)
-	seen := make(map[string]bool, len(known))
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
+	var seen []string
+	for i = skipSpace(body, i+1); i < len(body) && body[i] != '}'; {
+		end, ok := scanString(body, i)
+		if !ok {
 			return nil
 		}
-		name, _ := t.(string)
+		name := memberName(body[i:end])
 		switch {
 		case !known[name]:
 			return badRequest(fmt.Sprintf("unknown field %q in JSON body", truncate(name, 64)))
-		case seen[name]:
+		case slices.Contains(seen, name):
 			return badRequest(name + ": given more than once")
 		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		seen = append(seen, name)
+		if i = skipSpace(body, end); i >= len(body) || body[i] != ':' {
 			return nil
 		}
-		if len(raw) > 0 && raw[0] == '"' && (!utf8.Valid(raw) || loneSurrogate(raw)) {
+		i = skipSpace(body, i+1)
+		if end, ok = scanValue(body, i); !ok {
+			return nil
+		}
+		if v := body[i:end]; v[0] == '"' && (!utf8.Valid(v) || loneSurrogate(v)) {
 			return badRequest(name + ": not valid UTF-8")
+		}
+		if i = skipSpace(body, end); i < len(body) && body[i] == ',' {
+			i = skipSpace(body, i+1)
 		}
 	}
 	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the end of the JSON string literal starting at b[i].
+func scanString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// scanValue returns the end of the JSON value starting at b[i].
+func scanValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return scanString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, ok := scanString(b, j)
+				if !ok {
+					return 0, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	}
+	j := i
+	for j < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[j])) {
+		j++
+	}
+	return j, j > i
+}
+
+// memberName decodes a member name literal ("max_hits", or one written with escapes).
+func memberName(lit []byte) string {
+	if !bytes.ContainsRune(lit, '\\') {
+		return string(lit[1 : len(lit)-1])
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s)
+	return s
 }
 
 // jsonFields returns the JSON member names of the struct v points to.

@@ -41,9 +41,12 @@ func TestCheckFields(t *testing.T) {
 		{`{"key":"\ud83d\ude00"}`, ""},
 		{`[1,2]`, ""},   // not an object: the decoder's error
 		{`{"key":`, ""}, // truncated: the decoder's error
+		{`{"ke\u0079":"a","key":"b"}`, "more than once"},
+		{` { "bucket" : "b" , "size" : -1 , "callback" : "https://x/?a={\"b\":[1]}" } `, ""},
+		{`{"bucket":{"nested":["x\uD800"]}}`, ""}, // nested values are the decoder's business
 	}
 	for _, c := range cases {
-		e := checkFields([]byte(c.body), &createRequest{})
+		e := checkFields([]byte(c.body), createFields)
 		switch {
 		case c.want == "" && e != nil:
 			t.Errorf("%s: got %v, want accepted", c.body, e)
