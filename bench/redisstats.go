@@ -128,7 +128,9 @@ func classifyMonitorLine(line string) (class, cmd string, ok bool) {
 		return "", "", false
 	}
 	cmd = strings.ToLower(rest[1 : 1+end])
-	tokenKey := strings.Contains(rest, `"`+keyPrefix+`t:`) || strings.Contains(rest, `"`+keyPrefix+`r:`)
+	// Token records are "<prefix>{<id>}" and refund markers "<prefix>{<id>}r:<n>"; the
+	// webhook queue's keys are "<prefix>{cb}:…".
+	tokenKey := strings.Contains(rest, `"`+keyPrefix+`{`) && !strings.Contains(rest, `"`+keyPrefix+`{cb}`)
 	switch lua := strings.HasSuffix(src, " lua"); {
 	case lua && tokenKey:
 		class = "lua"

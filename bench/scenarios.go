@@ -159,9 +159,9 @@ func (b *bench) settings(nginxBin string) []string {
 	}
 	nginxNote := ""
 	if nginxBin != "" {
-		nginxNote = " nginx: `proxy_pass` to MinIO with upstream keep-alive, Host passed on, `proxy_buffering on` (the default) with 8 × 64 KiB buffers and `proxy_max_temp_file_size 0` (large responses stream instead of being spooled to disk), no access log — see bench/nginx.conf.tmpl."
-		if b.o.nginxStock {
-			nginxNote = " nginx: `proxy_pass` to MinIO with upstream keep-alive, Host passed on, and nginx's **stock** buffering (8 × 4 KiB buffers, up to 1 GiB of a response spooled to a temporary file), no access log (`-nginx stock`)."
+		nginxNote = " nginx: a plain `proxy_pass` to MinIO with upstream keep-alive and Host passed on, with nginx's **stock** buffering (8 × 4 KiB buffers, up to 1 GiB of a response spooled to a temporary file), no access log — the peer a user would pick. `-nginx tuned` compares against hand-tuned buffering instead (8 × 64 KiB, no spooling)."
+		if b.o.nginxTuned {
+			nginxNote = " nginx: `proxy_pass` to MinIO with upstream keep-alive, Host passed on, `proxy_buffering on` with hand-tuned 8 × 64 KiB buffers and `proxy_max_temp_file_size 0` (large responses stream instead of being spooled to disk), no access log (`-nginx tuned`) — see bench/nginx.conf.tmpl."
 		}
 	}
 	return []string{

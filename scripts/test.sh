@@ -64,7 +64,11 @@ go vet ./...
 step "staticcheck"
 "$AG_BIN_DIR/staticcheck" ./...
 step "go test -race"
+export AG_ARTIFACTS_DIR="${AG_ARTIFACTS_DIR:-${TMPDIR:-/tmp}/assetgateway-artifacts}"
 go test -race -count=1 -timeout 15m "$@" ./...
+if [ -f "$AG_ARTIFACTS_DIR/TestBrowser.png" ]; then
+  echo "browser test screenshot: $AG_ARTIFACTS_DIR/TestBrowser.png"
+fi
 
 fuzztime="${AG_FUZZTIME:-10s}"
 if [ "$fuzztime" != "0" ]; then

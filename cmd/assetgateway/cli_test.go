@@ -270,7 +270,7 @@ func TestCLITokenErrors(t *testing.T) {
 		stderr string
 	}{
 		{"missing flags", env, []string{"token", "create", "--key", "k"}, 2, "missing --bucket, --method"},
-		{"bad method", env, []string{"token", "create", "--bucket", "b", "--key", "k", "--method", "POST"}, 2, "want GET, HEAD or PUT"},
+		{"bad method", env, []string{"token", "create", "--bucket", "b", "--key", "k", "--method", "POST"}, 2, "want GET, HEAD, PUT or DELETE"},
 		{"both expiries", env, append(create, "--expires-in", "60", "--expire-at", "1900000000"), 2, "not both"},
 		{"bad duration", env, append(create, "--expires-in", "soon"), 2, "--expires-in"},
 		{"sub-second", env, append(create, "--expires-in", "1500ms"), 2, "whole number of seconds"},

@@ -14,7 +14,7 @@ import (
 
 const usageToken = `Usage: assetgateway token <create|get|status|delete> [flags] [TOKEN]
 
-  token create --bucket B --key K --method GET|HEAD|PUT [flags]
+  token create --bucket B --key K --method GET|HEAD|PUT|DELETE [flags]
                         mint a token
   token get TOKEN       show its record
   token status TOKEN    show its record and a live look at its object
@@ -23,18 +23,18 @@ const usageToken = `Usage: assetgateway token <create|get|status|delete> [flags]
 Run 'assetgateway help token <command>' for the flags of each.
 `
 
-const usageTokenCreate = `Usage: assetgateway token create --bucket B --key K --method GET|HEAD|PUT [flags]
+const usageTokenCreate = `Usage: assetgateway token create --bucket B --key K --method GET|HEAD|PUT|DELETE [flags]
 
 Mints a token (POST /token) and prints the answer as JSON; "url" is the object URL to hand out.
 
   --bucket ALIAS         a configured bucket alias (required)
   --key KEY              the object key (required)
-  --method METHOD        GET, HEAD or PUT (required)
+  --method METHOD        GET, HEAD, PUT or DELETE (required)
   --filename NAME        file name offered to browsers (Content-Disposition)
   --expires-in DURATION  lifetime: 90s, 30m, 1h, 2h30m, or seconds (default: the gateway's, 30m)
   --expire-at TIME       end of life: Unix seconds or RFC 3339 (not with --expires-in)
   --max-hits N           successful GETs/PUTs allowed, -1 for unlimited
-                         (default: 1 for PUT, unlimited for GET and HEAD)
+                         (default: 1 for PUT and DELETE, unlimited for GET and HEAD)
   --size SIZE            upload limit: bytes, or with a unit (KB, MB, GB, KiB, MiB, GiB), -1 for none
   --callback URL         http(s) URL that receives a webhook after every access
   --token TOKEN          a custom token (16-128 of A-Z a-z 0-9 _ -); default: a random one
@@ -134,9 +134,9 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 	}
 	req.Bucket, req.Key, req.Method, req.Token = bucket, key, strings.ToUpper(method), tok
 	switch req.Method {
-	case client.MethodGet, client.MethodHead, client.MethodPut:
+	case client.MethodGet, client.MethodHead, client.MethodPut, client.MethodDelete:
 	default:
-		return c.usageError(fs.Name(), "--method: want GET, HEAD or PUT")
+		return c.usageError(fs.Name(), "--method: want GET, HEAD, PUT or DELETE")
 	}
 	if expiresIn != "" && expireAt != "" {
 		return c.usageError(fs.Name(), "give --expires-in or --expire-at, not both")
