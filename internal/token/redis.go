@@ -2,9 +2,11 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -281,6 +283,22 @@ func appendFields(args []any, rec Record, gen string) []any {
 	if rec.Uploaded {
 		args = append(args, "up", "1")
 	}
+	for _, f := range []struct{ name, value string }{
+		{"p", rec.Prefix}, {"dl", rec.Delivery}, {"ct", strings.Join(rec.ContentTypes, ",")},
+		{"sh", rec.SHA256}, {"ip", strings.Join(rec.IPs, ",")}, {"d", rec.Disposition},
+		{"cc", rec.CacheControl},
+	} {
+		if f.value != "" {
+			args = append(args, f.name, f.value)
+		}
+	}
+	if len(rec.Metadata) > 0 {
+		md, _ := json.Marshal(rec.Metadata) // map[string]string always marshals
+		args = append(args, "md", string(md))
+	}
+	if rec.IfNoneMatch {
+		args = append(args, "inm", "1")
+	}
 	return args
 }
 
@@ -437,6 +455,24 @@ func (r *Record) set(field, value string, gen *string) error {
 		r.Size, err = strconv.ParseInt(value, 10, 64)
 	case "up":
 		r.Uploaded = value == "1"
+	case "p":
+		r.Prefix = value
+	case "dl":
+		r.Delivery = value
+	case "ct":
+		r.ContentTypes = strings.Split(value, ",")
+	case "sh":
+		r.SHA256 = value
+	case "ip":
+		r.IPs = strings.Split(value, ",")
+	case "d":
+		r.Disposition = value
+	case "cc":
+		r.CacheControl = value
+	case "inm":
+		r.IfNoneMatch = value == "1"
+	case "md":
+		err = json.Unmarshal([]byte(value), &r.Metadata)
 	case "g":
 		if gen != nil {
 			*gen = value

@@ -74,7 +74,38 @@ type Record struct {
 	Callback string
 	// Uploaded is true once a PUT through this token has completed.
 	Uploaded bool
+
+	// Prefix, when set instead of Key, makes the token serve every key that starts with it:
+	// /object/{token}/{rest} names the key Prefix+rest (GET, HEAD), and a LIST token lists them.
+	Prefix string
+	// Delivery is DeliveryStream ("") — the gateway moves the bytes — or DeliveryRedirect: the
+	// gateway answers 307 to a short-lived presigned URL of the bucket.
+	Delivery string
+	// ContentTypes, for a PUT token, are the media types an upload may declare ("image/png",
+	// or "image/*"); empty: any.
+	ContentTypes []string
+	// SHA256, for a PUT token, is the expected hex SHA-256 of the upload; "" for none.
+	SHA256 string
+	// Metadata, for a PUT token, is user metadata stored with the object.
+	Metadata map[string]string
+	// IfNoneMatch, for a PUT token, forbids overwriting an existing object.
+	IfNoneMatch bool
+	// IPs are the CIDRs a client must come from; empty: anywhere.
+	IPs []string
+	// Disposition is "" (attachment) or "inline": how Content-Disposition offers Filename.
+	Disposition string
+	// CacheControl replaces the Cache-Control header of downloads; "" keeps the default.
+	CacheControl string
 }
+
+// Delivery modes.
+const (
+	DeliveryStream   = ""
+	DeliveryRedirect = "redirect"
+)
+
+// MethodList is the method of a prefix token that lists the keys under its prefix.
+const MethodList = "LIST"
 
 // Allows reports whether a request with the given method may use a token minted for
 // r.Method: a GET token serves GET and HEAD, a PUT token PUT and HEAD, a DELETE token DELETE

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,20 +133,32 @@ func testCreateGet(t *testing.T, newStore Factory) {
 			Size: 10 << 20, Callback: "https://example.com/hook?a=1&b=2",
 		}},
 		{"head token", record(clock, token.MethodHead, 5)},
+		{"issue-7 fields", token.Record{
+			Bucket: "prod-assets", Prefix: "hls/show-1/", Method: token.MethodGet, Delivery: token.DeliveryRedirect,
+			ExpireAt: clock.Now().Add(time.Hour).Unix(), MaxHits: token.Unlimited, Size: token.Unlimited,
+			IPs: []string{"10.0.0.0/8", "2001:db8::/32"}, Disposition: "inline", CacheControl: "private, max-age=60",
+		}},
+		{"upload constraints", token.Record{
+			Bucket: "b", Key: "u/photo.png", Method: token.MethodPut, ExpireAt: clock.Now().Add(time.Hour).Unix(),
+			MaxHits: 1, Size: 1 << 20, ContentTypes: []string{"image/png", "image/*"},
+			SHA256:      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			Metadata:    map[string]string{"owner": "user-42", "x-y": "a b"},
+			IfNoneMatch: true,
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tok := newToken()
 			mustCreate(t, s, tok, c.rec)
 			got := mustGet(t, s, tok)
-			if got != c.rec {
+			if !reflect.DeepEqual(got, c.rec) {
 				t.Fatalf("Get: got %+v, want %+v", got, c.rec)
 			}
 			g, err := s.Access(ctx, tok, token.MethodHead, -1)
 			if err != nil {
 				t.Fatalf("Access HEAD: %v", err)
 			}
-			if g.Record != c.rec {
+			if !reflect.DeepEqual(g.Record, c.rec) {
 				t.Fatalf("Access record: got %+v, want %+v", g.Record, c.rec)
 			}
 		})
@@ -161,7 +174,7 @@ func testCreateConflict(t *testing.T, newStore Factory) {
 	second := record(clock, token.MethodPut, 1)
 	second.Key = "other"
 	wantErr(t, "second Create", s.Create(context.Background(), tok, second), token.ErrExists)
-	if got := mustGet(t, s, tok); got != first {
+	if got := mustGet(t, s, tok); !reflect.DeepEqual(got, first) {
 		t.Fatalf("record after conflict: got %+v, want the first %+v", got, first)
 	}
 }
@@ -526,7 +539,7 @@ func testRetention(t *testing.T, newStore Factory) {
 		rec := record(clock, token.MethodGet, 1)
 		rec.ExpireAt = clock.Now().Unix() - 10
 		mustCreate(t, s, tok, rec)
-		if got := mustGet(t, s, tok); got != rec {
+		if got := mustGet(t, s, tok); !reflect.DeepEqual(got, rec) {
 			t.Fatalf("got %+v, want %+v", got, rec)
 		}
 		_, err := s.Access(ctx, tok, token.MethodGet, -1)
