@@ -60,6 +60,9 @@ type Options struct {
 	MaxTTL time.Duration
 	// MaxBody caps a control request's JSON body (413 request_too_large past it).
 	MaxBody int64
+	// Redirects names the bucket aliases that can hand out presigned URLs (redirect
+	// delivery); a token asking for redirect elsewhere is refused at mint time.
+	Redirects map[string]bool
 	// Callbacks vets callback URLs; nil accepts any http(s) URL.
 	Callbacks URLChecker
 	// DeadLetters serves /callbacks/failed; nil: those routes answer 404.
@@ -86,6 +89,7 @@ type API struct {
 	tokens    Tokens
 	objects   Objects
 	buckets   map[string]Bucket
+	redirects map[string]bool
 	control   [][sha256.Size]byte // SHA-256 of each control token
 	host      string
 	maxTTL    time.Duration
@@ -109,6 +113,7 @@ func New(o Options) *API {
 		tokens:    o.Tokens,
 		objects:   o.Objects,
 		buckets:   o.Buckets,
+		redirects: o.Redirects,
 		host:      strings.TrimRight(o.Host, "/"),
 		maxTTL:    o.MaxTTL,
 		maxBody:   o.MaxBody,

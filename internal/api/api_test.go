@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -997,4 +998,101 @@ func TestDeleteToken(t *testing.T) {
 	// Only a DELETE token deletes.
 	get := f.mint(map[string]any{"method": "GET", "key": "trash/a.txt"})
 	expectError(t, f.do("DELETE", "/object/"+get, nil), 405, "method_not_allowed")
+}
+
+func TestUploadConstraintsAndBinding(t *testing.T) {
+	f := newFixture(t)
+	body := "a tiny png, or so it says"
+	sum := sha256.Sum256([]byte(body))
+	hexSum := hex.EncodeToString(sum[:])
+
+	t.Run("content types", func(t *testing.T) {
+		put := f.mint(map[string]any{"method": "PUT", "key": "c/a.png", "content_types": []string{"image/png", "image/webp"}})
+		expectError(t, f.do("PUT", "/object/"+put, body, "Content-Type", "text/plain"), 415, "unsupported_media_type")
+		expectError(t, f.do("PUT", "/object/"+put, body), 415, "unsupported_media_type")
+		expectJSON(t, f.do("PUT", "/object/"+put, body, "Content-Type", "image/png; charset=binary"), 200, nil)
+		wild := f.mint(map[string]any{"method": "PUT", "key": "c/b.jpg", "content_types": []string{"image/*"}})
+		expectJSON(t, f.do("PUT", "/object/"+wild, body, "Content-Type", "IMAGE/JPEG"), 200, nil)
+	})
+	t.Run("sha256", func(t *testing.T) {
+		put := f.mint(map[string]any{"method": "PUT", "key": "s/a.bin", "sha256": strings.ToUpper(hexSum)})
+		expectError(t, f.do("PUT", "/object/"+put, "not the content"), 400, "checksum_mismatch")
+		expectError(t, f.do("PUT", "/object/"+put, io.MultiReader(strings.NewReader("not the content"))), 400, "checksum_mismatch")
+		var st map[string]any
+		expectJSON(t, f.control("GET", "/token/"+put+"/status", nil), 200, &st)
+		if st["object_exists"] != false || st["used_hits"] != 0.0 {
+			t.Fatalf("after mismatches: %v, want no object and the hit handed back", st)
+		}
+		expectJSON(t, f.do("PUT", "/object/"+put, body), 200, nil)
+	})
+	t.Run("if_none_match", func(t *testing.T) {
+		first := f.mint(map[string]any{"method": "PUT", "key": "n/a.txt", "if_none_match": true})
+		expectJSON(t, f.do("PUT", "/object/"+first, "first"), 200, nil)
+		second := f.mint(map[string]any{"method": "PUT", "key": "n/a.txt", "if_none_match": true})
+		expectError(t, f.do("PUT", "/object/"+second, "second"), 412, "precondition_failed")
+		get := f.mint(map[string]any{"method": "GET", "key": "n/a.txt"})
+		if b, _ := io.ReadAll(f.do("GET", "/object/"+get, nil).Body); string(b) != "first" {
+			t.Fatalf("object overwritten: %q", b)
+		}
+	})
+	t.Run("ip", func(t *testing.T) {
+		elsewhere := f.mint(map[string]any{"method": "GET", "key": "n/a.txt", "ip": []string{"10.0.0.0/8", "2001:db8::/32"}})
+		expectError(t, f.do("GET", "/object/"+elsewhere, nil), 403, "forbidden")
+		if rec := f.record(elsewhere); rec["used_hits"] != 0.0 {
+			t.Fatalf("a refused client used a hit: %v", rec["used_hits"])
+		}
+		here := f.mint(map[string]any{"method": "GET", "key": "n/a.txt", "ip": []string{"127.0.0.1"}})
+		if resp := f.do("GET", "/object/"+here, nil); resp.StatusCode != 200 {
+			t.Fatalf("GET from an allowed address: %d", resp.StatusCode)
+		}
+		if rec := f.record(here); fmt.Sprint(rec["ip"]) != "[127.0.0.1/32]" {
+			t.Fatalf("ip in the record: got %v, want [127.0.0.1/32]", rec["ip"])
+		}
+	})
+	t.Run("disposition and cache_control", func(t *testing.T) {
+		tok := f.mint(map[string]any{"method": "GET", "key": "n/a.txt", "filename": "a.txt", "disposition": "inline",
+			"cache_control": "private, max-age=600"})
+		resp := f.do("GET", "/object/"+tok, nil)
+		if got := resp.Header.Get("Content-Disposition"); got != `inline; filename="a.txt"; filename*=UTF-8''a.txt` {
+			t.Errorf("Content-Disposition: %q", got)
+		}
+		if got := resp.Header.Get("Cache-Control"); got != "private, max-age=600" {
+			t.Errorf("Cache-Control: %q", got)
+		}
+	})
+	t.Run("validation", func(t *testing.T) {
+		cases := []struct {
+			name string
+			body map[string]any
+			want string
+		}{
+			{"content_types on GET", map[string]any{"method": "GET", "content_types": []string{"image/png"}}, "content_types: only for PUT"},
+			{"bad media range", map[string]any{"method": "PUT", "content_types": []string{"*/*"}}, "content_types[0]"},
+			{"bad sha256", map[string]any{"method": "PUT", "sha256": "abc"}, "sha256"},
+			{"metadata name", map[string]any{"method": "PUT", "metadata": map[string]string{"Bad Name": "v"}}, "metadata"},
+			{"metadata value", map[string]any{"method": "PUT", "metadata": map[string]string{"a": "é"}}, "metadata"},
+			{"bad ip", map[string]any{"method": "GET", "ip": []string{"10.0.0.0/40"}}, "ip[0]"},
+			{"bad disposition", map[string]any{"method": "GET", "disposition": "download"}, "disposition"},
+			{"cache_control newline", map[string]any{"method": "GET", "cache_control": "a\nb"}, "cache_control"},
+			{"redirect on a file bucket", map[string]any{"method": "GET", "delivery": "redirect"}, "delivery"},
+			{"redirect for HEAD", map[string]any{"method": "HEAD", "delivery": "redirect"}, "delivery"},
+			{"bad delivery", map[string]any{"method": "GET", "delivery": "carrier-pigeon"}, "delivery"},
+			{"key and prefix", map[string]any{"method": "GET", "prefix": "p/"}, "not both"},
+			{"LIST without prefix", map[string]any{"method": "LIST"}, "LIST needs a prefix"},
+			{"PUT on a prefix", map[string]any{"method": "PUT", "prefix": "p/", "key": ""}, "method"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				b := map[string]any{"bucket": "local", "key": "k"}
+				for k, v := range c.body {
+					b[k] = v
+				}
+				raw, _ := json.Marshal(b)
+				msg := expectError(t, f.control("POST", "/token", string(raw)), 400, "bad_request")
+				if !strings.Contains(msg, c.want) {
+					t.Fatalf("message %q lacks %q", msg, c.want)
+				}
+			})
+		}
+	})
 }

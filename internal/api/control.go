@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
@@ -61,6 +63,17 @@ type createRequest struct {
 	MaxHits   *int64 `json:"max_hits"`
 	Size      *int64 `json:"size"`
 	Callback  string `json:"callback"`
+
+	// Beyond the seed: each is optional and leaves the seed's behaviour alone when absent.
+	Prefix       string            `json:"prefix"`
+	Delivery     string            `json:"delivery"`
+	ContentTypes []string          `json:"content_types"`
+	SHA256       string            `json:"sha256"`
+	Metadata     map[string]string `json:"metadata"`
+	IfNoneMatch  bool              `json:"if_none_match"`
+	IP           []string          `json:"ip"`
+	Disposition  string            `json:"disposition"`
+	CacheControl string            `json:"cache_control"`
 }
 
 // tokenView is a token record on the wire (GET /token/{token}).
@@ -76,6 +89,16 @@ type tokenView struct {
 	Size     int64  `json:"size"`
 	Callback string `json:"callback"`
 	URL      string `json:"url"`
+
+	Prefix       string            `json:"prefix,omitempty"`
+	Delivery     string            `json:"delivery,omitempty"`
+	ContentTypes []string          `json:"content_types,omitempty"`
+	SHA256       string            `json:"sha256,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	IfNoneMatch  bool              `json:"if_none_match,omitempty"`
+	IP           []string          `json:"ip,omitempty"`
+	Disposition  string            `json:"disposition,omitempty"`
+	CacheControl string            `json:"cache_control,omitempty"`
 }
 
 // statusView is GET /token/{token}/status.
@@ -95,6 +118,9 @@ func (a *API) view(tok string, rec token.Record) tokenView {
 		Token: tok, Bucket: rec.Bucket, Key: rec.Key, Filename: rec.Filename, Method: rec.Method,
 		ExpireAt: rec.ExpireAt, MaxHits: rec.MaxHits, UsedHits: rec.UsedHits, Size: rec.Size,
 		Callback: rec.Callback, URL: a.objectURL(tok),
+		Prefix: rec.Prefix, Delivery: rec.Delivery, ContentTypes: rec.ContentTypes, SHA256: rec.SHA256,
+		Metadata: rec.Metadata, IfNoneMatch: rec.IfNoneMatch, IP: rec.IPs, Disposition: rec.Disposition,
+		CacheControl: rec.CacheControl,
 	}
 }
 
@@ -104,9 +130,9 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req, createFields); err != nil {
 		return err
 	}
-	tok, rec, err := a.validate(r, &req)
-	if err != nil {
-		return err
+	tok, rec, problems := a.validate(r.Context(), &req)
+	if len(problems) > 0 {
+		return badRequest(strings.Join(problems, "; "))
 	}
 	if err := a.tokens.Create(r.Context(), tok, rec); err != nil {
 		return err
@@ -343,7 +369,7 @@ func jsonKind(kind string) string {
 
 // validate checks every field of a create request and builds the record. All problems are
 // reported at once, each naming its field.
-func (a *API) validate(r *http.Request, req *createRequest) (string, token.Record, error) {
+func (a *API) validate(ctx context.Context, req *createRequest) (string, token.Record, []string) {
 	var problems []string
 	bad := func(field, format string, args ...any) {
 		problems = append(problems, field+": "+fmt.Sprintf(format, args...))
@@ -365,13 +391,22 @@ func (a *API) validate(r *http.Request, req *createRequest) (string, token.Recor
 		bad("bucket", "unknown bucket alias %q", truncate(req.Bucket, 64))
 	}
 
-	if msg := checkText(req.Key, maxKeyBytes); req.Key == "" {
-		bad("key", "required")
+	// One object (key) or every object under a prefix.
+	field, path := "key", req.Key
+	switch {
+	case req.Key != "" && req.Prefix != "":
+		bad("prefix", "give key or prefix, not both")
+	case req.Prefix != "":
+		field, path = "prefix", req.Prefix
+	}
+	if msg := checkText(path, maxKeyBytes); path == "" {
+		bad("key", "required (or prefix)")
 	} else if msg != "" {
-		bad("key", "%s", msg)
+		bad(field, "%s", msg)
 	} else if kc, ok := bucket.(KeyChecker); ok {
-		if err := kc.CheckKey(req.Key); err != nil {
-			bad("key", "not valid for bucket %q: %v", req.Bucket, err)
+		// A file bucket's keys are paths: a prefix must be a path too, but may end in "/".
+		if err := kc.CheckKey(strings.TrimSuffix(path, "/")); err != nil {
+			bad(field, "not valid for bucket %q: %v", req.Bucket, err)
 		}
 	}
 
@@ -379,13 +414,26 @@ func (a *API) validate(r *http.Request, req *createRequest) (string, token.Recor
 		bad("filename", "%s", msg)
 	}
 
-	switch req.Method {
-	case token.MethodGet, token.MethodHead, token.MethodPut, token.MethodDelete:
-	case "":
-		bad("method", "required (GET, HEAD, PUT or DELETE)")
-	default:
-		bad("method", "must be GET, HEAD, PUT or DELETE")
+	methods := "GET, HEAD, PUT or DELETE"
+	if req.Prefix != "" {
+		methods = "GET, HEAD or LIST (a prefix token)"
 	}
+	switch req.Method {
+	case token.MethodGet, token.MethodHead:
+	case token.MethodPut, token.MethodDelete:
+		if req.Prefix != "" {
+			bad("method", "must be %s", methods)
+		}
+	case token.MethodList:
+		if req.Prefix == "" {
+			bad("method", "LIST needs a prefix instead of a key")
+		}
+	case "":
+		bad("method", "required (%s)", methods)
+	default:
+		bad("method", "must be %s", methods)
+	}
+	put := req.Method == token.MethodPut
 
 	expireAt := now.Add(min(defaultLifetime, a.maxTTL)).Unix()
 	latest := now.Add(a.maxTTL).Unix()
@@ -411,7 +459,7 @@ func (a *API) validate(r *http.Request, req *createRequest) (string, token.Recor
 	}
 
 	maxHits := int64(token.Unlimited)
-	if req.Method == token.MethodPut || req.Method == token.MethodDelete {
+	if put || req.Method == token.MethodDelete {
 		maxHits = 1 // one upload, one deletion
 	}
 	if req.MaxHits != nil {
@@ -429,18 +477,176 @@ func (a *API) validate(r *http.Request, req *createRequest) (string, token.Recor
 	}
 
 	if req.Callback != "" {
-		if err := a.checkCallback(r, req.Callback); err != "" {
+		if err := a.checkCallback(ctx, req.Callback); err != "" {
 			bad("callback", "%s", err)
 		}
 	}
 
-	if len(problems) > 0 {
-		return "", token.Record{}, badRequest(strings.Join(problems, "; "))
+	switch req.Delivery {
+	case "", token.DeliveryStream:
+	case token.DeliveryRedirect:
+		switch {
+		case req.Method != token.MethodGet && !put:
+			bad("delivery", "redirect is for GET and PUT tokens")
+		case known && !a.redirects[req.Bucket]:
+			bad("delivery", "bucket %q cannot hand out presigned URLs (a file bucket)", req.Bucket)
+		}
+	default:
+		bad("delivery", `must be "stream" or "redirect"`)
 	}
-	return tok, token.Record{
+
+	onlyPut := func(name string, set bool) {
+		if set && !put {
+			bad(name, "only for PUT tokens")
+		}
+	}
+	onlyPut("content_types", len(req.ContentTypes) > 0)
+	onlyPut("sha256", req.SHA256 != "")
+	onlyPut("metadata", len(req.Metadata) > 0)
+	onlyPut("if_none_match", req.IfNoneMatch)
+	if len(req.ContentTypes) > maxContentTypes {
+		bad("content_types", "at most %d", maxContentTypes)
+	}
+	for i, ct := range req.ContentTypes {
+		if msg := checkMediaRange(ct); msg != "" {
+			bad(fmt.Sprintf("content_types[%d]", i), "%s", msg)
+		}
+	}
+	sum := strings.ToLower(req.SHA256)
+	if req.SHA256 != "" && !isHex(sum, 64) {
+		bad("sha256", "must be the 64 hex digits of a SHA-256")
+	}
+	if msg := checkMetadata(req.Metadata); msg != "" {
+		bad("metadata", "%s", msg)
+	}
+
+	cidrs := make([]string, 0, len(req.IP))
+	if len(req.IP) > maxIPs {
+		bad("ip", "at most %d addresses or CIDRs", maxIPs)
+	}
+	for i, v := range req.IP {
+		p, err := parseCIDR(v)
+		if err != nil {
+			bad(fmt.Sprintf("ip[%d]", i), "not an IP address or CIDR")
+			continue
+		}
+		cidrs = append(cidrs, p)
+	}
+	switch req.Disposition {
+	case "", "attachment", "inline":
+	default:
+		bad("disposition", `must be "attachment" or "inline"`)
+	}
+	if msg := checkHeaderValue(req.CacheControl, maxCacheControl); msg != "" {
+		bad("cache_control", "%s", msg)
+	}
+
+	if len(problems) > 0 {
+		return "", token.Record{}, problems
+	}
+	rec := token.Record{
 		Bucket: req.Bucket, Key: req.Key, Filename: req.Filename, Method: req.Method,
 		ExpireAt: expireAt, MaxHits: maxHits, Size: size, Callback: req.Callback,
-	}, nil
+		Prefix: req.Prefix, ContentTypes: req.ContentTypes, SHA256: sum, Metadata: req.Metadata,
+		IfNoneMatch: req.IfNoneMatch, Disposition: req.Disposition, CacheControl: req.CacheControl,
+	}
+	rec.Delivery = req.Delivery
+	if len(cidrs) > 0 {
+		rec.IPs = cidrs
+	}
+	if req.Disposition == "attachment" {
+		rec.Disposition = "" // the default
+	}
+	return tok, rec, nil
+}
+
+// Limits of the fields beyond the seed.
+const (
+	maxContentTypes  = 32
+	maxIPs           = 32
+	maxCacheControl  = 256
+	maxMetadataBytes = 2048 // S3's limit on user metadata
+)
+
+// checkMediaRange vets an allowed upload type: "type/subtype" or "type/*", no parameters.
+func checkMediaRange(v string) string {
+	t, sub, ok := strings.Cut(v, "/")
+	if !ok || !isToken(t) || !(sub == "*" || isToken(sub)) || t == "*" {
+		return `must be a media type like "image/png" or "image/*"`
+	}
+	return ""
+}
+
+// checkMetadata vets user metadata: names of a-z 0-9 and "-", printable ASCII values, at
+// most 2 KiB in all (S3's limit).
+func checkMetadata(md map[string]string) string {
+	total := 0
+	for name, v := range md {
+		total += len(name) + len(v)
+		if name == "" || len(name) > 128 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return fmt.Sprintf("name %q: must be 1–128 characters of a-z 0-9 -", truncate(name, 64))
+		}
+		if msg := checkHeaderValue(v, maxMetadataBytes); msg != "" {
+			return fmt.Sprintf("value of %q: %s", name, msg)
+		}
+	}
+	if total > maxMetadataBytes {
+		return fmt.Sprintf("more than %d bytes", maxMetadataBytes)
+	}
+	return ""
+}
+
+// checkHeaderValue vets text that goes into a response or request header: printable ASCII
+// (and spaces), at most max bytes.
+func checkHeaderValue(v string, max int) string {
+	if len(v) > max {
+		return fmt.Sprintf("longer than %d bytes", max)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return "must be printable ASCII"
+		}
+	}
+	return ""
+}
+
+// isToken reports whether s is an RFC 9110 token (the characters of a media type's parts).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseCIDR normalizes an address or CIDR to CIDR form ("10.0.0.1" → "10.0.0.1/32").
+func parseCIDR(v string) (string, error) {
+	if p, err := netip.ParsePrefix(v); err == nil {
+		return p.Masked().String(), nil
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return "", err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()).String(), nil
 }
 
 // checkText vets a key or filename: valid UTF-8, no control characters, at most max bytes.
@@ -461,12 +667,12 @@ func checkText(s string, max int) string {
 }
 
 // checkCallback vets a callback URL; it returns "" when the URL is acceptable.
-func (a *API) checkCallback(r *http.Request, raw string) string {
+func (a *API) checkCallback(ctx context.Context, raw string) string {
 	if len(raw) > maxCallbackBytes {
 		return fmt.Sprintf("longer than %d bytes", maxCallbackBytes)
 	}
 	if a.callbacks != nil {
-		if err := a.callbacks.CheckURL(r.Context(), raw); err != nil {
+		if err := a.callbacks.CheckURL(ctx, raw); err != nil {
 			return strings.TrimPrefix(err.Error(), "callback: ")
 		}
 		return ""

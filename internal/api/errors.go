@@ -59,7 +59,10 @@ var sentinels = []struct {
 	{token.ErrUnavailable, http.StatusServiceUnavailable, "store_unavailable", "token store is unavailable, try again"},
 	{proxy.ErrObjectNotFound, http.StatusNotFound, "object_not_found", "object not found"},
 	{proxy.ErrRangeNotSatisfiable, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "range is outside the object"},
-	{proxy.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "If-Match or If-Unmodified-Since does not hold"},
+	{proxy.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "a precondition does not hold (If-Match, If-Unmodified-Since, or an object already exists)"},
+	{proxy.ErrForbidden, http.StatusForbidden, "forbidden", "this token cannot be used from your address"},
+	{proxy.ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "this token does not allow uploads of this Content-Type"},
+	{proxy.ErrChecksumMismatch, http.StatusBadRequest, "checksum_mismatch", "the upload does not match the SHA-256 this token expects; nothing was stored"},
 	{proxy.ErrUpstream, http.StatusBadGateway, "upstream_error", "object store request failed"},
 }
 

@@ -68,6 +68,14 @@ type PutInput struct {
 	Size int64
 	// ContentType is stored with the object; "" stores application/octet-stream.
 	ContentType string
+	// SHA256, when set (32 bytes), is the digest the content must have: on a mismatch Put
+	// fails with ErrChecksumMismatch and stores nothing.
+	SHA256 []byte
+	// Metadata is user metadata stored with the object (S3: x-amz-meta-*).
+	Metadata map[string]string
+	// IfNoneMatch makes Put fail with ErrPreconditionFailed, storing nothing, when an object
+	// already exists under Key.
+	IfNoneMatch bool
 }
 
 // PutResult is what a successful upload produced.
@@ -202,8 +210,12 @@ var (
 // modified since If-Modified-Since (304).
 var ErrNotModified = errors.New("not modified")
 
-// ErrPreconditionFailed means If-Match or If-Unmodified-Since does not hold (412).
+// ErrPreconditionFailed means If-Match or If-Unmodified-Since does not hold, or an upload
+// that must not overwrite found an object in place (412).
 var ErrPreconditionFailed = errors.New("precondition failed")
+
+// ErrChecksumMismatch means an upload's content does not have the SHA-256 its token expects.
+var ErrChecksumMismatch = errors.New("content does not match the expected SHA-256")
 
 // NotModifiedError is a 304 with the validators the response should carry.
 type NotModifiedError struct {

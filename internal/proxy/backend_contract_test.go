@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -107,10 +108,63 @@ func runContract(t *testing.T, cb contractBackend) {
 		{"ConcurrentOverwrite", contractConcurrentOverwrite},
 		{"Conditions", contractConditions},
 		{"Delete", contractDelete},
+		{"UploadConstraints", contractUploadConstraints},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, cb, cb.open(t))
+		})
+	}
+}
+
+// contractUploadConstraints: an expected SHA-256 and "never overwrite" hold on every upload
+// path (one PutObject streamed or buffered, multipart streamed or buffered), and a refused
+// upload leaves nothing behind.
+func contractUploadConstraints(t *testing.T, cb contractBackend, b Backend) {
+	ctx := context.Background()
+	paths := []struct {
+		name  string
+		size  int
+		known bool
+	}{
+		{"single, known length", 1000, true},
+		{"single, unknown length", 1000, false},
+		{"multipart, unknown length", testBigSize, false},
+		{"multipart, known length", testBigSize, true},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			data := testData(p.size, 9)
+			sum := sha256.Sum256(data)
+			size := int64(-1)
+			if p.known {
+				size = int64(len(data))
+			}
+			key := "constraints/" + strings.ReplaceAll(p.name, " ", "-")
+			put := func(k string, want []byte, ifNoneMatch bool, content []byte) error {
+				_, err := b.Put(ctx, PutInput{Key: k, Body: onlyReader(content), Size: size, SHA256: want,
+					IfNoneMatch: ifNoneMatch, Metadata: map[string]string{"owner": "contract"}})
+				return err
+			}
+			wrong := sha256.Sum256([]byte("something else"))
+			if err := put(key+"-bad", wrong[:], false, data); !errors.Is(err, ErrChecksumMismatch) {
+				t.Fatalf("Put with a wrong SHA-256: got %v, want ErrChecksumMismatch", err)
+			}
+			if _, err := b.Head(ctx, key+"-bad", Conditions{}); !errors.Is(err, ErrObjectNotFound) {
+				t.Fatalf("after a checksum mismatch: Head got %v, want not found", err)
+			}
+			if err := put(key, sum[:], true, data); err != nil {
+				t.Fatalf("Put with the right SHA-256: %v", err)
+			}
+			other := testData(p.size, 10)
+			osum := sha256.Sum256(other)
+			if err := put(key, osum[:], true, other); !errors.Is(err, ErrPreconditionFailed) {
+				t.Fatalf("second Put with IfNoneMatch: got %v, want ErrPreconditionFailed", err)
+			}
+			if got := getBytes(t, b, key); !bytes.Equal(got, data) {
+				t.Fatal("the object was overwritten although IfNoneMatch was set")
+			}
+			checkNoLeftovers(t, cb, b)
 		})
 	}
 }

@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -88,6 +91,7 @@ var fileBufs = newBufPool(256<<10, nil)
 type uploadBody struct {
 	ctx context.Context
 	r   io.Reader
+	sum hash.Hash // SHA-256 of what was read, when the upload must match one; else nil
 
 	mu        sync.Mutex
 	remaining int64 // bytes still expected; -1: unknown
@@ -95,8 +99,26 @@ type uploadBody struct {
 	err       error // first failure; nil while the body is healthy
 }
 
-func newUploadBody(ctx context.Context, r io.Reader, size int64) *uploadBody {
-	return &uploadBody{ctx: ctx, r: r, remaining: size}
+func newUploadBody(ctx context.Context, in PutInput) *uploadBody {
+	b := &uploadBody{ctx: ctx, r: in.Body, remaining: in.Size}
+	if in.SHA256 != nil {
+		b.sum = sha256.New()
+	}
+	return b
+}
+
+// checkSum reports ErrChecksumMismatch unless everything read so far hashes to want (a nil
+// want always passes). Call it once the body has been read to its end, before committing.
+func (b *uploadBody) checkSum(want []byte) error {
+	if want == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !bytes.Equal(b.sum.Sum(nil), want) {
+		return ErrChecksumMismatch
+	}
+	return nil
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
@@ -123,6 +145,9 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.sum != nil {
+		b.sum.Write(p[:n])
+	}
 	b.read += int64(n)
 	if b.remaining > 0 {
 		b.remaining -= int64(n)

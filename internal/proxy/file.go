@@ -171,6 +171,8 @@ type fileMeta struct {
 	Size        int64  `json:"size"`
 	// MTimeNS is the data file's modification time (Unix nanoseconds) the sidecar describes.
 	MTimeNS int64 `json:"mtime_ns"`
+	// Metadata is the user metadata the upload carried.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 func sidecarName(key string) string {
@@ -365,15 +367,20 @@ func (f *File) Put(ctx context.Context, in PutInput) (PutResult, error) {
 	if ct == "" {
 		ct = defaultContentType
 	}
-	body := newUploadBody(ctx, in.Body, in.Size)
-	res, err := f.put(in.Key, ct, body)
+	in.ContentType = ct
+	body := newUploadBody(ctx, in)
+	res, err := f.put(in, body)
 	if err != nil {
 		return PutResult{}, putError("file put", in.Key, body, err)
 	}
 	return res, nil
 }
 
-func (f *File) put(key, contentType string, body *uploadBody) (PutResult, error) {
+// put writes the temporary file, checks it against in.SHA256, and makes it visible: by
+// rename, or — with in.IfNoneMatch — by a hard link that fails if the key already exists, so
+// the check and the write are one atomic step.
+func (f *File) put(in PutInput, body *uploadBody) (PutResult, error) {
+	key := in.Key
 	tmp, name, err := f.createTmp()
 	if err != nil {
 		return PutResult{}, err
@@ -395,6 +402,9 @@ func (f *File) put(key, contentType string, body *uploadBody) (PutResult, error)
 	if err != nil {
 		return PutResult{}, err
 	}
+	if err := body.checkSum(in.SHA256); err != nil {
+		return PutResult{}, err
+	}
 	if err := tmp.Sync(); err != nil {
 		return PutResult{}, err
 	}
@@ -409,15 +419,29 @@ func (f *File) put(key, contentType string, body *uploadBody) (PutResult, error)
 	if err != nil {
 		return PutResult{}, err
 	}
-	m := fileMeta{Key: key, ContentType: contentType, ETag: hex.EncodeToString(h.Sum(nil)), Size: n, MTimeNS: fi.ModTime().UnixNano()}
-	if err := f.writeSidecar(m); err != nil {
-		return PutResult{}, fmt.Errorf("write metadata: %w", err)
-	}
+	m := fileMeta{Key: key, ContentType: in.ContentType, ETag: hex.EncodeToString(h.Sum(nil)), Size: n,
+		MTimeNS: fi.ModTime().UnixNano(), Metadata: in.Metadata}
 	target := filepath.FromSlash(key)
 	if dir := path.Dir(key); dir != "." {
 		if err := f.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
 			return PutResult{}, err
 		}
+	}
+	if in.IfNoneMatch {
+		if err := f.root.Link(name, target); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return PutResult{}, fmt.Errorf("%w: an object already exists", ErrPreconditionFailed)
+			}
+			return PutResult{}, err
+		}
+		// Visible now; the temporary name goes with the deferred removal. A sidecar that
+		// fails to land only costs a recomputation on the first read.
+		_ = f.writeSidecar(m)
+		f.syncDir(path.Dir(key))
+		return PutResult{ETag: m.ETag, Size: n}, nil
+	}
+	if err := f.writeSidecar(m); err != nil {
+		return PutResult{}, fmt.Errorf("write metadata: %w", err)
 	}
 	if err := f.root.Rename(name, target); err != nil {
 		// The sidecar now describes content that never arrived; it no longer matches the file

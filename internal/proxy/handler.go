@@ -2,12 +2,15 @@ package proxy
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +38,10 @@ var (
 	ErrUpstream = errors.New("object store failed")
 	// ErrClientGone means the client went away before the response was complete.
 	ErrClientGone = errors.New("client went away")
+	// ErrForbidden means the token is bound to addresses the client is not in (403).
+	ErrForbidden = errors.New("this token cannot be used from this address")
+	// ErrUnsupportedMediaType means an upload's Content-Type is not one its token allows (415).
+	ErrUnsupportedMediaType = errors.New("content type not allowed for this token")
 )
 
 // BodyError means the client's upload body could not be read (a malformed chunked stream,
@@ -107,12 +114,47 @@ func (h *Handler) access(r *http.Request, method string, contentLength int64) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(g.Record.IPs) > 0 && !ipAllowed(h.clientIP(r), g.Record.IPs) {
+		h.refund(r, g)
+		return nil, nil, ErrForbidden
+	}
 	be := h.buckets[g.Record.Bucket]
 	if be == nil {
 		h.refund(r, g)
 		return nil, nil, fmt.Errorf("%w: bucket alias %q is not configured", ErrUpstream, g.Record.Bucket)
 	}
 	return g, be, nil
+}
+
+// ipAllowed reports whether ip is in one of the CIDRs.
+func ipAllowed(ip string, cidrs []string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// mediaAllowed reports whether an upload's Content-Type (parameters aside) is one of the
+// allowed media types or ranges ("image/*").
+func mediaAllowed(contentType string, allowed []string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for _, a := range allowed {
+		a = strings.ToLower(a)
+		if a == mt || strings.HasSuffix(a, "/*") && strings.HasPrefix(mt, a[:len(a)-1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // refund hands a hit back; a failure is logged (the hit stays consumed: fail closed).
@@ -129,7 +171,7 @@ func (h *Handler) refund(r *http.Request, g *token.Grant) {
 
 // upstream wraps a backend failure for the error writer, keeping the contract's sentinels.
 func upstream(err error) error {
-	for _, known := range []error{ErrObjectNotFound, ErrRangeNotSatisfiable, ErrPreconditionFailed, ErrNotModified} {
+	for _, known := range []error{ErrObjectNotFound, ErrRangeNotSatisfiable, ErrPreconditionFailed, ErrNotModified, ErrChecksumMismatch} {
 		if errors.Is(err, known) {
 			return err
 		}
@@ -269,13 +311,24 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := &limitedBody{r: r.Body, limit: g.Record.Size}
-	res, err := be.Put(r.Context(), PutInput{
-		Key:         g.Record.Key,
-		Body:        body,
+	rec := &g.Record
+	in := PutInput{
+		Key:         rec.Key,
 		Size:        r.ContentLength,
 		ContentType: r.Header.Get("Content-Type"),
-	})
+		Metadata:    rec.Metadata,
+		IfNoneMatch: rec.IfNoneMatch,
+	}
+	if len(rec.ContentTypes) > 0 && !mediaAllowed(in.ContentType, rec.ContentTypes) {
+		h.refund(r, g)
+		return ErrUnsupportedMediaType
+	}
+	if rec.SHA256 != "" {
+		in.SHA256, _ = hex.DecodeString(rec.SHA256) // validated when the token was minted
+	}
+	body := &limitedBody{r: r.Body, limit: rec.Size}
+	in.Body = body
+	res, err := be.Put(r.Context(), in)
 	if err != nil {
 		h.refund(r, g)
 		switch {
@@ -368,10 +421,20 @@ func setObjectHeaders(hdr http.Header, rec *token.Record, info ObjectInfo) {
 	if !info.LastModified.IsZero() {
 		hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	}
-	if rec.Filename != "" {
-		hdr.Set("Content-Disposition", ContentDisposition("attachment", rec.Filename))
+	disposition := rec.Disposition
+	if disposition == "" {
+		disposition = "attachment"
+	}
+	switch {
+	case rec.Filename != "":
+		hdr.Set("Content-Disposition", ContentDisposition(disposition, rec.Filename))
+	case rec.Disposition != "":
+		hdr.Set("Content-Disposition", rec.Disposition)
 	}
 	setSafetyHeaders(hdr)
+	if rec.CacheControl != "" {
+		hdr.Set("Cache-Control", rec.CacheControl) // the minting backend's decision
+	}
 }
 
 // setSafetyHeaders sets what every object response carries: every access is counted, so no

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -603,25 +604,46 @@ func (s *S3) Put(ctx context.Context, in PutInput) (PutResult, error) {
 	if ct == "" {
 		ct = defaultContentType
 	}
-	body := newUploadBody(ctx, in.Body, in.Size)
+	in.ContentType = ct
+	body := newUploadBody(ctx, in)
 	var etag string
 	var err error
 	switch {
 	case in.Size < 0:
-		etag, err = s.putUnknownSize(ctx, in.Key, ct, body)
+		etag, err = s.putUnknownSize(ctx, in, body)
 	case in.Size <= s.maxSinglePut:
-		etag, err = s.putObject(ctx, in.Key, ct, body, in.Size, false)
+		etag, err = s.putObject(ctx, in, body, in.Size, false)
 	default:
-		etag, err = s.putStreamedParts(ctx, in.Key, ct, body, in.Size)
+		etag, err = s.putStreamedParts(ctx, in, body, in.Size)
 	}
 	if err != nil {
-		return PutResult{}, putError("s3 put", in.Key, body, err)
+		return PutResult{}, putError("s3 put", in.Key, body, putAnswer(err))
 	}
 	return PutResult{ETag: etag, Size: body.bytesRead()}, nil
 }
 
+// putAnswer recognizes the store's refusals that belong to the contract: a content that
+// does not match its declared SHA-256, and an object in place when the upload must not
+// overwrite one.
+func putAnswer(err error) error {
+	code, status := s3ErrorCode(err), s3HTTPStatus(err)
+	switch {
+	case errors.Is(err, ErrChecksumMismatch), errors.Is(err, ErrPreconditionFailed):
+		return err
+	case code == "BadDigest", code == "XAmzContentChecksumMismatch", code == "InvalidDigest":
+		return fmt.Errorf("%w: %w", ErrChecksumMismatch, err)
+	case code == "PreconditionFailed", status == http.StatusPreconditionFailed,
+		code == "ConditionalRequestConflict":
+		return fmt.Errorf("%w: an object already exists: %w", ErrPreconditionFailed, err)
+	}
+	return err
+}
+
 // putObject sends r (exactly size bytes) as one PutObject. Only a rewindable r is retried.
-func (s *S3) putObject(ctx context.Context, key, contentType string, r io.Reader, size int64, rewindable bool) (string, error) {
+// The store checks the content against in.SHA256 itself (x-amz-checksum-sha256), so a
+// mismatch is refused before anything becomes visible; with in.IfNoneMatch it refuses to
+// overwrite ("If-None-Match: *").
+func (s *S3) putObject(ctx context.Context, in PutInput, r io.Reader, size int64, rewindable bool) (string, error) {
 	if size == 0 {
 		r, rewindable = nil, true // an empty body is sent as "Content-Length: 0", never read
 	}
@@ -629,13 +651,21 @@ func (s *S3) putObject(ctx context.Context, key, contentType string, r io.Reader
 	if !rewindable {
 		opts = append(opts, noRetry)
 	}
-	out, err := s.api.PutObject(ctx, &s3.PutObjectInput{
+	req := &s3.PutObjectInput{
 		Bucket:        &s.bucket,
-		Key:           &key,
+		Key:           &in.Key,
 		Body:          r,
 		ContentLength: aws.Int64(size),
-		ContentType:   &contentType,
-	}, opts...)
+		ContentType:   &in.ContentType,
+		Metadata:      in.Metadata,
+	}
+	if in.SHA256 != nil {
+		req.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(in.SHA256))
+	}
+	if in.IfNoneMatch {
+		req.IfNoneMatch = aws.String("*")
+	}
+	out, err := s.api.PutObject(ctx, req, opts...)
 	if err != nil {
 		return "", err
 	}
@@ -644,12 +674,12 @@ func (s *S3) putObject(ctx context.Context, key, contentType string, r io.Reader
 
 // putStreamedParts uploads a body of known size as a multipart upload whose parts are read
 // from body while they are sent: nothing is buffered, so parts go one at a time.
-func (s *S3) putStreamedParts(ctx context.Context, key, contentType string, body *uploadBody, size int64) (string, error) {
+func (s *S3) putStreamedParts(ctx context.Context, in PutInput, body *uploadBody, size int64) (string, error) {
 	partSize := max(s.partSize, (size+maxParts-1)/maxParts)
 	if partSize > maxPartSize {
 		return "", fmt.Errorf("%d bytes exceed the largest multipart upload (%d parts of %d bytes)", size, maxParts, int64(maxPartSize))
 	}
-	mp, err := s.startMultipart(ctx, key, contentType)
+	mp, err := s.startMultipart(ctx, in)
 	if err != nil {
 		return "", err
 	}
@@ -659,7 +689,7 @@ func (s *S3) putStreamedParts(ctx context.Context, key, contentType string, body
 			return "", mp.abort(ctx, err)
 		}
 	}
-	return mp.complete(ctx)
+	return mp.complete(ctx, body)
 }
 
 // putUnknownSize uploads a body of unknown length through PartSize buffers taken from the
@@ -667,7 +697,7 @@ func (s *S3) putStreamedParts(ctx context.Context, key, contentType string, body
 // single PutObject; a longer one is a multipart upload with up to PartConcurrency parts in
 // flight. It never waits for a buffer while it holds one it has not sent, so uploads that
 // wait on the budget cannot deadlock each other.
-func (s *S3) putUnknownSize(ctx context.Context, key, contentType string, body *uploadBody) (string, error) {
+func (s *S3) putUnknownSize(ctx context.Context, in PutInput, body *uploadBody) (string, error) {
 	la := &lookahead{r: body}
 	buf, err := s.parts.acquire(ctx)
 	if err != nil {
@@ -680,9 +710,9 @@ func (s *S3) putUnknownSize(ctx context.Context, key, contentType string, body *
 	}
 	if last {
 		defer s.parts.release(buf)
-		return s.putObject(ctx, key, contentType, bytes.NewReader((*buf)[:n]), int64(n), true)
+		return s.putObject(ctx, in, bytes.NewReader((*buf)[:n]), int64(n), true)
 	}
-	mp, err := s.startMultipart(ctx, key, contentType)
+	mp, err := s.startMultipart(ctx, in)
 	if err != nil {
 		s.parts.release(buf)
 		return "", err
@@ -710,7 +740,7 @@ func (s *S3) putUnknownSize(ctx context.Context, key, contentType string, body *
 	if err := ps.wait(); err != nil {
 		return "", mp.abort(ctx, err)
 	}
-	return mp.complete(ctx)
+	return mp.complete(ctx, body)
 }
 
 // lookahead reads a body part by part and tells, with each full part, whether the body goes
@@ -749,6 +779,7 @@ func (l *lookahead) fill(buf []byte) (n int, last bool, err error) {
 // multipart is one multipart upload in progress.
 type multipart struct {
 	s   *S3
+	in  PutInput
 	key string
 	id  string
 
@@ -756,11 +787,13 @@ type multipart struct {
 	parts []types.CompletedPart
 }
 
-func (s *S3) startMultipart(ctx context.Context, key, contentType string) (*multipart, error) {
+func (s *S3) startMultipart(ctx context.Context, in PutInput) (*multipart, error) {
+	key := in.Key
 	out, err := s.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:      &s.bucket,
 		Key:         &key,
-		ContentType: &contentType,
+		ContentType: &in.ContentType,
+		Metadata:    in.Metadata,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create multipart upload: %w", err)
@@ -768,7 +801,7 @@ func (s *S3) startMultipart(ctx context.Context, key, contentType string) (*mult
 	if aws.ToString(out.UploadId) == "" {
 		return nil, errors.New("create multipart upload: store returned no upload id")
 	}
-	return &multipart{s: s, key: key, id: *out.UploadId}, nil
+	return &multipart{s: s, in: in, key: key, id: *out.UploadId}, nil
 }
 
 // uploadPart sends part num (exactly size bytes of r). Only a rewindable r is retried.
@@ -798,19 +831,28 @@ func (m *multipart) uploadPart(ctx context.Context, num int32, r io.Reader, size
 
 // complete assembles the parts into the object and returns its ETag. On failure the upload is
 // aborted.
-func (m *multipart) complete(ctx context.Context) (string, error) {
+// The upload's content must hash to m.in.SHA256 (when set): else it is aborted and nothing
+// becomes visible. With m.in.IfNoneMatch the store refuses to complete over an existing object.
+func (m *multipart) complete(ctx context.Context, body *uploadBody) (string, error) {
+	if err := body.checkSum(m.in.SHA256); err != nil {
+		return "", m.abort(ctx, err)
+	}
 	m.mu.Lock()
 	parts := slices.Clone(m.parts)
 	m.mu.Unlock()
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int {
 		return int(aws.ToInt32(a.PartNumber)) - int(aws.ToInt32(b.PartNumber))
 	})
-	out, err := m.s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	req := &s3.CompleteMultipartUploadInput{
 		Bucket:          &m.s.bucket,
 		Key:             &m.key,
 		UploadId:        &m.id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
+	}
+	if m.in.IfNoneMatch {
+		req.IfNoneMatch = aws.String("*")
+	}
+	out, err := m.s.api.CompleteMultipartUpload(ctx, req)
 	if err != nil {
 		return "", m.abort(ctx, fmt.Errorf("complete multipart upload: %w", err))
 	}

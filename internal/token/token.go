@@ -78,8 +78,8 @@ type Record struct {
 	// Prefix, when set instead of Key, makes the token serve every key that starts with it:
 	// /object/{token}/{rest} names the key Prefix+rest (GET, HEAD), and a LIST token lists them.
 	Prefix string
-	// Delivery is DeliveryStream ("") — the gateway moves the bytes — or DeliveryRedirect: the
-	// gateway answers 307 to a short-lived presigned URL of the bucket.
+	// Delivery is "" (the bucket alias's default), DeliveryStream — the gateway moves the
+	// bytes — or DeliveryRedirect: the gateway answers 307 to a short-lived presigned URL.
 	Delivery string
 	// ContentTypes, for a PUT token, are the media types an upload may declare ("image/png",
 	// or "image/*"); empty: any.
@@ -100,7 +100,7 @@ type Record struct {
 
 // Delivery modes.
 const (
-	DeliveryStream   = ""
+	DeliveryStream   = "stream"
 	DeliveryRedirect = "redirect"
 )
 
