@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -175,6 +176,9 @@ func (a *API) routes() {
 	m.HandleFunc("PUT /object/{token}", a.handle(a.objects.Put))
 	m.HandleFunc("DELETE /object/{token}", a.handle(a.objects.Delete))
 	m.HandleFunc("OPTIONS /object/{token}", a.handle(a.preflight))
+	// A prefix token names its object after itself: /object/{token}/{key under the prefix}.
+	m.HandleFunc("GET /object/{token}/{rest...}", a.handle(a.objects.Get))
+	m.HandleFunc("OPTIONS /object/{token}/{rest...}", a.handle(a.preflight))
 }
 
 // ServeHTTP implements http.Handler.
@@ -219,14 +223,21 @@ func (a *API) route(w *responseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, pattern := a.mux.Handler(r); pattern == "" {
-		a.unrouted(w, r)
+	if _, pattern := a.mux.Handler(r); pattern == "" || !clean(r.URL.Path) {
+		a.unrouted(w, r) // includes paths the mux would only redirect to a cleaned form
 		return
 	}
 	a.mux.ServeHTTP(w, r)
 	if object && w.code == "token_not_found" {
 		a.limit.fail(a.clientIP(r))
 	}
+}
+
+// clean reports whether p is already in the form the mux would redirect it to (no "//",
+// "/./" or "/../"; a trailing slash is fine).
+func clean(p string) bool {
+	c := path.Clean(p)
+	return c == p || strings.HasSuffix(p, "/") && c+"/" == p
 }
 
 // unrouted answers a request no route matches: 405 (with the mux's Allow header) when the

@@ -1096,3 +1096,69 @@ func TestUploadConstraintsAndBinding(t *testing.T) {
 		}
 	})
 }
+
+func TestPrefixAndListTokens(t *testing.T) {
+	f := newFixture(t)
+	files := map[string]string{"hls/show/index.m3u8": "#EXTM3U", "hls/show/seg-1.ts": "one", "hls/show/seg-2.ts": "two",
+		"hls/show/sub/x.ts": "deep", "hls/other/y.ts": "other"}
+	for k, v := range files {
+		put := f.mint(map[string]any{"method": "PUT", "key": k})
+		expectJSON(t, f.do("PUT", "/object/"+put, v), 200, nil)
+	}
+	get := f.mint(map[string]any{"method": "GET", "key": "", "prefix": "hls/show/", "max_hits": 5, "callback": "https://example.com/h"})
+	for rest, want := range map[string]string{"index.m3u8": "#EXTM3U", "seg-2.ts": "two", "sub/x.ts": "deep"} {
+		resp := f.do("GET", "/object/"+get+"/"+rest, nil)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Fatalf("GET %s: %d %q", rest, resp.StatusCode, body)
+		}
+	}
+	if resp := f.do("HEAD", "/object/"+get+"/seg-1.ts", nil); resp.StatusCode != 200 || resp.ContentLength != 3 {
+		t.Fatalf("HEAD under the prefix: %d %d", resp.StatusCode, resp.ContentLength)
+	}
+	for _, p := range []string{
+		"/object/" + get + "/../other/y.ts", // cleaned by the router: no such endpoint
+		"/object/" + get + "/sub%2Fx.ts",    // encoded slash
+		"/object/" + get,                    // the prefix itself is no object
+		"/object/" + get + "/missing.ts",
+	} {
+		resp := f.do("GET", p, nil)
+		if resp.StatusCode != 404 && resp.StatusCode != 400 {
+			t.Errorf("GET %s: got %d, want 400 or 404", p, resp.StatusCode)
+		}
+	}
+	if rec := f.record(get); rec["used_hits"] != 3.0 || rec["prefix"] != "hls/show/" {
+		t.Fatalf("after 3 GETs and refused paths: %v", rec)
+	}
+	if evs := f.events.wait(t, 4); evs[len(evs)-1].Key != "hls/show/seg-1.ts" {
+		t.Fatalf("HEAD event key: %+v", evs[len(evs)-1])
+	}
+	// A key token has nothing below it.
+	keyTok := f.mint(map[string]any{"method": "GET", "key": "hls/show/seg-1.ts"})
+	expectError(t, f.do("GET", "/object/"+keyTok+"/more", nil), 404, "object_not_found")
+
+	list := f.mint(map[string]any{"method": "LIST", "key": "", "prefix": "hls/show/"})
+	var page struct {
+		Objects []struct {
+			Key  string
+			Size int64
+			ETag string
+		}
+		Truncated bool
+		NextAfter string `json:"next_after"`
+	}
+	expectJSON(t, f.do("GET", "/object/"+list+"?limit=2", nil), 200, &page)
+	if len(page.Objects) != 2 || page.Objects[0].Key != "index.m3u8" || !page.Truncated || page.NextAfter != "seg-1.ts" || page.Objects[0].ETag == "" {
+		t.Fatalf("first page: %+v", page)
+	}
+	page.Objects, page.NextAfter = nil, ""
+	expectJSON(t, f.do("GET", "/object/"+list+"?after=seg-1.ts", nil), 200, &page)
+	if len(page.Objects) != 2 || page.Objects[1].Key != "sub/x.ts" || page.Truncated {
+		t.Fatalf("second page: %+v", page)
+	}
+	expectError(t, f.do("GET", "/object/"+list+"?limit=0", nil), 400, "bad_request")
+	expectError(t, f.do("PUT", "/object/"+list, "x"), 405, "method_not_allowed")
+	if rec := f.record(list); rec["used_hits"] != 2.0 {
+		t.Fatalf("a listing page is a hit: got %v, want 2", rec["used_hits"])
+	}
+}

@@ -62,6 +62,7 @@ var sentinels = []struct {
 	{proxy.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "a precondition does not hold (If-Match, If-Unmodified-Since, or an object already exists)"},
 	{proxy.ErrForbidden, http.StatusForbidden, "forbidden", "this token cannot be used from your address"},
 	{proxy.ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "this token does not allow uploads of this Content-Type"},
+	{proxy.ErrBadPath, http.StatusBadRequest, "bad_request", "invalid object path"},
 	{proxy.ErrChecksumMismatch, http.StatusBadRequest, "checksum_mismatch", "the upload does not match the SHA-256 this token expects; nothing was stored"},
 	{proxy.ErrUpstream, http.StatusBadGateway, "upstream_error", "object store request failed"},
 }

@@ -60,6 +60,13 @@ func (t *timedBackend) Put(ctx context.Context, in proxy.PutInput) (proxy.PutRes
 	return res, err
 }
 
+func (t *timedBackend) List(ctx context.Context, prefix, after string, limit int) (proxy.ListPage, error) {
+	start := time.Now()
+	page, err := t.Backend.List(ctx, prefix, after, limit)
+	t.observe(ctx, "list", start, err)
+	return page, err
+}
+
 // CheckKey forwards to the backend's key check, when it has one.
 func (t *timedBackend) CheckKey(key string) error {
 	if kc, ok := t.Backend.(interface{ CheckKey(string) error }); ok {

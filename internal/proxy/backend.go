@@ -31,6 +31,26 @@ type Backend interface {
 	// Delete removes the object. Like S3's DeleteObject it succeeds whether or not the key
 	// existed.
 	Delete(ctx context.Context, key string) error
+	// List returns up to limit objects whose keys start with prefix and sort (bytewise) after
+	// prefix+after, in key order, and whether more follow.
+	List(ctx context.Context, prefix, after string, limit int) (ListPage, error)
+}
+
+// ListPage is one page of a listing.
+type ListPage struct {
+	Entries []ListEntry
+	// Truncated is true when more keys follow the last entry.
+	Truncated bool
+}
+
+// ListEntry is one object of a listing.
+type ListEntry struct {
+	// Key is the whole object key.
+	Key  string
+	Size int64
+	// ETag is the entity tag without quotes; "" when the store did not say.
+	ETag         string
+	LastModified time.Time
 }
 
 // ObjectInfo is an object's metadata.

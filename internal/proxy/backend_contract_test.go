@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,11 +110,55 @@ func runContract(t *testing.T, cb contractBackend) {
 		{"Conditions", contractConditions},
 		{"Delete", contractDelete},
 		{"UploadConstraints", contractUploadConstraints},
+		{"List", contractList},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, cb, cb.open(t))
 		})
+	}
+}
+
+// contractList: every store lists a prefix in key order, page by page.
+func contractList(t *testing.T, _ contractBackend, b Backend) {
+	ctx := context.Background()
+	keys := []string{"show/a.m3u8", "show/seg-1.ts", "show/seg-2.ts", "show/sub/x.ts", "shows/other.ts", "z/elsewhere"}
+	for i, k := range keys {
+		putBytes(t, b, k, testData(10+i, byte(i)), "")
+	}
+	list := func(prefix, after string, limit int) ([]string, bool) {
+		t.Helper()
+		page, err := b.List(ctx, prefix, after, limit)
+		if err != nil {
+			t.Fatalf("List(%q, %q, %d): %v", prefix, after, limit, err)
+		}
+		var got []string
+		for _, e := range page.Entries {
+			got = append(got, e.Key)
+			if e.Size <= 0 || e.LastModified.IsZero() {
+				t.Errorf("entry %+v lacks size or date", e)
+			}
+		}
+		return got, page.Truncated
+	}
+	cases := []struct {
+		prefix, after string
+		limit         int
+		want          []string
+		truncated     bool
+	}{
+		{"show/", "", 10, []string{"show/a.m3u8", "show/seg-1.ts", "show/seg-2.ts", "show/sub/x.ts"}, false},
+		{"show/", "", 2, []string{"show/a.m3u8", "show/seg-1.ts"}, true},
+		{"show/", "seg-1.ts", 2, []string{"show/seg-2.ts", "show/sub/x.ts"}, false},
+		{"show", "", 10, []string{"show/a.m3u8", "show/seg-1.ts", "show/seg-2.ts", "show/sub/x.ts", "shows/other.ts"}, false},
+		{"show/seg", "", 10, []string{"show/seg-1.ts", "show/seg-2.ts"}, false},
+		{"nothing/", "", 10, nil, false},
+	}
+	for _, c := range cases {
+		got, truncated := list(c.prefix, c.after, c.limit)
+		if !slices.Equal(got, c.want) || truncated != c.truncated {
+			t.Errorf("List(%q, %q, %d) = %v truncated %v, want %v %v", c.prefix, c.after, c.limit, got, truncated, c.want, c.truncated)
+		}
 	}
 }
 

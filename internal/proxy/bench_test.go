@@ -61,6 +61,10 @@ type memBackend struct {
 
 func (m *memBackend) Delete(context.Context, string) error { return nil }
 
+func (m *memBackend) List(context.Context, string, string, int) (proxy.ListPage, error) {
+	return proxy.ListPage{}, nil
+}
+
 func (m *memBackend) Get(_ context.Context, _ string, o proxy.GetOptions) (*proxy.Object, error) {
 	obj := &proxy.Object{ObjectInfo: m.info, Body: io.NopCloser(bytes.NewReader(m.data)), Length: int64(len(m.data))}
 	if o.Range != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -336,6 +337,55 @@ func (f *File) createTmp() (*os.File, string, error) {
 		return nil, "", err
 	}
 	return tmp, name, nil
+}
+
+// List implements Backend: it walks the folder the prefix names, skipping the metadata
+// folder, and answers in S3's order (bytewise by key). An entry's ETag is its sidecar's,
+// or "" for a hand-dropped file not read yet (its MD5 is not computed just to be listed).
+func (f *File) List(ctx context.Context, prefix, after string, limit int) (ListPage, error) {
+	dir := path.Dir(prefix + "x") // the deepest folder every matching key lives in
+	var keys []string
+	err := fs.WalkDir(f.root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == dir {
+				return fs.SkipAll // nothing under the prefix
+			}
+			return err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if d.IsDir() {
+			if p == metaRoot {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && strings.HasPrefix(p, prefix) && p > prefix+after {
+			keys = append(keys, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return ListPage{}, fmt.Errorf("file list %q: %w", prefix, err)
+	}
+	slices.Sort(keys)
+	page := ListPage{}
+	if len(keys) > limit {
+		keys, page.Truncated = keys[:limit], true
+	}
+	for _, k := range keys {
+		fi, err := f.root.Stat(filepath.FromSlash(k))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		e := ListEntry{Key: k, Size: fi.Size(), LastModified: fi.ModTime()}
+		if m, ok := f.readSidecar(k); ok && m.Size == fi.Size() && m.MTimeNS == fi.ModTime().UnixNano() {
+			e.ETag = m.ETag
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	return page, nil
 }
 
 // Delete implements Backend: the file and its sidecar go; a missing key is not an error.

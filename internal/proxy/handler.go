@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/token"
@@ -176,6 +178,9 @@ func upstream(err error) error {
 			return err
 		}
 	}
+	if errors.Is(err, ErrInvalidKey) { // a key a directory cannot hold cannot exist there
+		return fmt.Errorf("%w: %w", ErrObjectNotFound, err)
+	}
 	return fmt.Errorf("%w: %w", ErrUpstream, err)
 }
 
@@ -227,13 +232,21 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if g.Record.Method == token.MethodList {
+		return h.list(w, r, g, be)
+	}
+	key, err := objectKey(r, &g.Record)
+	if err != nil {
+		h.refund(r, g)
+		return err
+	}
 	opts := GetOptions{Range: ParseRange(r.Header.Get("Range")), Conditions: conditions(r)}
-	obj, err := be.Get(r.Context(), g.Record.Key, opts)
+	obj, err := be.Get(r.Context(), key, opts)
 	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
 		// The object changed since the client's partial copy: it gets the whole new one.
 		obj.Body.Close()
 		opts.Range = nil
-		obj, err = be.Get(r.Context(), g.Record.Key, opts)
+		obj, err = be.Get(r.Context(), key, opts)
 	}
 	if err != nil {
 		h.refund(r, g) // nothing delivered: not modified, precondition failed, missing, …
@@ -275,7 +288,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 			"sent", n, "want", obj.Length, "client_gone", clientGone, "error", errors.Join(readErr, writeErr))
 		panic(http.ErrAbortHandler)
 	}
-	h.notify(r, &g.Record, status, obj.Size, obj.ETag)
+	h.notify(r, r.Method, &g.Record, key, status, obj.Size, obj.ETag)
 	return nil
 }
 
@@ -285,7 +298,14 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	info, err := be.Head(r.Context(), g.Record.Key, conditions(r))
+	if g.Record.Method == token.MethodList {
+		return h.list(w, r, g, be) // a HEAD of the listing: net/http sends no body
+	}
+	key, err := objectKey(r, &g.Record)
+	if err != nil {
+		return err
+	}
+	info, err := be.Head(r.Context(), key, conditions(r))
 	if err != nil {
 		if r.Context().Err() != nil {
 			return ErrClientGone
@@ -301,7 +321,7 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 	setObjectHeaders(hdr, &g.Record, info)
 	hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
-	h.notify(r, &g.Record, http.StatusOK, info.Size, info.ETag)
+	h.notify(r, r.Method, &g.Record, key, http.StatusOK, info.Size, info.ETag)
 	return nil
 }
 
@@ -347,7 +367,7 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 		// The object is stored and the hit is spent; only the status flag is missing.
 		h.log.Error("mark_uploaded_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
 	}
-	h.notify(r, &g.Record, http.StatusOK, res.Size, res.ETag)
+	h.notify(r, r.Method, &g.Record, rec.Key, http.StatusOK, res.Size, res.ETag)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
@@ -373,23 +393,114 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
 		}
 		return upstream(err)
 	}
-	h.notify(r, &g.Record, http.StatusNoContent, 0, "")
+	h.notify(r, r.Method, &g.Record, g.Record.Key, http.StatusNoContent, 0, "")
 	setSafetyHeaders(w.Header())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// ErrBadPath means the object path after a prefix token is not acceptable (400).
+var ErrBadPath = errors.New("invalid object path")
+
+// objectKey names the object a request is for: the token's key, or — for a prefix token —
+// its prefix followed by the path after the token (/object/{token}/{rest...}). That path
+// must be clean: no empty, "." or ".." segments, no encoded slash (%2F: a key's slashes are
+// written as slashes), no control characters, and prefix+path at most 1024 bytes.
+func objectKey(r *http.Request, rec *token.Record) (string, error) {
+	rest := r.PathValue("rest")
+	if rec.Prefix == "" {
+		if rest != "" {
+			return "", ErrObjectNotFound // a key token has nothing below it
+		}
+		return rec.Key, nil
+	}
+	if rest == "" {
+		return "", ErrObjectNotFound // a prefix names no object by itself
+	}
+	if strings.Contains(strings.ToLower(r.URL.EscapedPath()), "%2f") {
+		return "", fmt.Errorf("%w: encoded slashes are not allowed", ErrBadPath)
+	}
+	key := rec.Prefix + rest
+	if len(key) > 1024 || !utf8.ValidString(rest) {
+		return "", ErrBadPath
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", ErrBadPath
+		}
+	}
+	for _, c := range rest {
+		if unicode.IsControl(c) {
+			return "", ErrBadPath
+		}
+	}
+	return key, nil
+}
+
+// maxListed caps one listing page.
+const maxListed = 1000
+
+// list serves a LIST token: GET /object/{token}?after=KEY&limit=N returns the objects under
+// the token's prefix, keys relative to it, in key order, one page at a time.
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, be Backend) error {
+	q := r.URL.Query()
+	limit := maxListed
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListed {
+			h.refund(r, g)
+			return fmt.Errorf("%w: limit must be 1 to %d", ErrBadPath, maxListed)
+		}
+		limit = n
+	}
+	page, err := be.List(r.Context(), g.Record.Prefix, q.Get("after"), limit)
+	if err != nil {
+		h.refund(r, g)
+		if r.Context().Err() != nil {
+			return ErrClientGone
+		}
+		return upstream(err)
+	}
+	type entry struct {
+		Key          string `json:"key"`
+		Size         int64  `json:"size"`
+		ETag         string `json:"etag"`
+		LastModified string `json:"last_modified"`
+	}
+	out := struct {
+		Objects   []entry `json:"objects"`
+		Truncated bool    `json:"truncated"`
+		NextAfter string  `json:"next_after,omitempty"`
+	}{Objects: make([]entry, 0, len(page.Entries)), Truncated: page.Truncated}
+	for _, e := range page.Entries {
+		out.Objects = append(out.Objects, entry{Key: strings.TrimPrefix(e.Key, g.Record.Prefix), Size: e.Size,
+			ETag: e.ETag, LastModified: e.LastModified.UTC().Format(time.RFC3339)})
+	}
+	if page.Truncated && len(out.Objects) > 0 {
+		out.NextAfter = out.Objects[len(out.Objects)-1].Key
+	}
+	body, _ := json.Marshal(out)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	setSafetyHeaders(hdr)
+	h.notify(r, token.MethodList, &g.Record, g.Record.Prefix, http.StatusOK, 0, "")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(body)
+	return err
+}
+
 // notify queues the token's webhook, if it has one.
-func (h *Handler) notify(r *http.Request, rec *token.Record, status int, size int64, etag string) {
+func (h *Handler) notify(r *http.Request, method string, rec *token.Record, key string, status int, size int64, etag string) {
 	if rec.Callback == "" || h.notifier == nil {
 		return
 	}
 	ev := callback.Event{
 		Event:     callback.EventAccess,
-		Method:    r.Method,
+		Method:    method,
 		Status:    status,
 		Bucket:    rec.Bucket,
-		Key:       rec.Key,
+		Key:       key,
 		Size:      size,
 		ETag:      etag,
 		Range:     r.Header.Get("Range"),

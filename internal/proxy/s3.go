@@ -108,6 +108,7 @@ type s3API interface {
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // S3 is a Backend on one bucket of any S3-compatible store (AWS S3, Tencent COS, MinIO, R2, …).
@@ -583,6 +584,26 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 		return s.translate(ctx, "delete", key, err)
 	}
 	return nil
+}
+
+// List implements Backend (ListObjectsV2; s3:ListBucket).
+func (s *S3) List(ctx context.Context, prefix, after string, limit int) (ListPage, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(int32(limit))}
+	if after != "" {
+		in.StartAfter = aws.String(prefix + after)
+	}
+	out, err := s.api.ListObjectsV2(ctx, in, readRetry)
+	if err != nil {
+		return ListPage{}, fmt.Errorf("s3 list %q: %w", prefix, err)
+	}
+	page := ListPage{Truncated: aws.ToBool(out.IsTruncated), Entries: make([]ListEntry, 0, len(out.Contents))}
+	for _, o := range out.Contents {
+		page.Entries = append(page.Entries, ListEntry{
+			Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: unquoteETag(aws.ToString(o.ETag)),
+			LastModified: aws.ToTime(o.LastModified),
+		})
+	}
+	return page, nil
 }
 
 // Put implements Backend.

@@ -145,6 +145,7 @@ local r = {}
 for i = 1, #h, 2 do r[h[i]] = h[i + 1] end
 if tonumber(ARGV[1]) >= tonumber(r.e) * 1000 then return {'exp'} end
 local method = ARGV[2]
+if method == 'GET' and r.m == 'LIST' then method = 'LIST' end
 if method ~= 'HEAD' and method ~= r.m then return {'meth'} end
 local used = tonumber(r.u or '0')
 if method == 'HEAD' then return {'ok', used, h} end

@@ -109,9 +109,9 @@ const MethodList = "LIST"
 
 // Allows reports whether a request with the given method may use a token minted for
 // r.Method: a GET token serves GET and HEAD, a PUT token PUT and HEAD, a DELETE token DELETE
-// and HEAD, a HEAD token HEAD.
+// and HEAD, a LIST token GET (the listing) and HEAD, a HEAD token HEAD.
 func (r *Record) Allows(method string) bool {
-	return method == MethodHead || method == r.Method
+	return method == MethodHead || method == r.Method || method == MethodGet && r.Method == MethodList
 }
 
 // Errors returned by every Store. Anything else a store returns wraps ErrUnavailable (the
