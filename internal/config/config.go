@@ -72,29 +72,40 @@ type CORS struct {
 	MaxAge time.Duration `yaml:"max_age"`
 }
 
-// Redis configures the token store: a single Redis at Addr, or the primary that Redis
-// Sentinel names (Sentinel.MasterName). Neither selects the embedded in-memory store.
+// Redis configures the token store: a single Redis at Addr, the primary that Redis Sentinel
+// names (Sentinel.MasterName), or a Redis Cluster (Cluster.Addrs). None of them selects the
+// embedded in-memory store.
 type Redis struct {
 	Addr     string `yaml:"addr"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	DB       int    `yaml:"db"`
+	// DB is the database number; it must be 0 with a cluster (Redis Cluster has only 0).
+	DB int `yaml:"db"`
 	// KeyPrefix is prepended to every key the gateway writes, so that one Redis can be shared.
 	KeyPrefix string `yaml:"key_prefix"`
 	// Timeout bounds dialing and every single command; past it the gateway answers
 	// 503 store_unavailable.
 	Timeout time.Duration `yaml:"timeout"`
-	// PoolSize is the maximum number of connections per gateway process. Zero: go-redis's
-	// default (10 per CPU).
+	// PoolSize is the maximum number of connections per gateway process (per cluster node
+	// with a cluster). Zero: go-redis's default (10 per CPU; 5 per CPU and node with a
+	// cluster).
 	PoolSize int `yaml:"pool_size"`
 	// Sentinel, when MasterName is set, finds the primary through Redis Sentinel (instead of
 	// Addr) and follows failovers.
 	Sentinel RedisSentinel `yaml:"sentinel"`
+	// Cluster, when Addrs is set, uses a Redis Cluster (instead of Addr or Sentinel): every
+	// key of one token shares one hash slot, and the webhook queue lives in one slot of its
+	// own, so every script runs on a single node.
+	Cluster RedisCluster `yaml:"cluster"`
 	// WaitReplicas, when positive, makes every write that grants or revokes access (a
 	// consumed hit, a new token, a deletion) wait until at least this many replicas have
 	// acknowledged it (Redis WAIT). If fewer do within WaitTimeout the request fails closed
 	// with 503 store_unavailable and nothing is served, so a failover cannot bring back a
 	// hit that was already used. Zero: off (replication is asynchronous).
+	//
+	// Not supported with a cluster (Validate refuses it): WAIT must run on the connection
+	// that wrote, and the cluster client cannot pin one, so every such write would fail
+	// closed with 503.
 	WaitReplicas int `yaml:"wait_replicas"`
 	// WaitTimeout bounds each WAIT; it must be shorter than Timeout. Used only when
 	// WaitReplicas is positive.
@@ -112,8 +123,18 @@ type RedisSentinel struct {
 	Password string `yaml:"password"`
 }
 
+// RedisCluster lists the seed nodes of a Redis Cluster.
+type RedisCluster struct {
+	// Addrs are host:port addresses of cluster nodes, primaries or replicas. Any one that
+	// answers is enough: the client learns every master and its slots from it, and follows
+	// MOVED/ASK redirects when slots move (resharding, failover). Empty: no cluster.
+	Addrs []string `yaml:"addrs"`
+}
+
 // Embedded reports whether the embedded in-memory token store is selected.
-func (r Redis) Embedded() bool { return r.Addr == "" && r.Sentinel.MasterName == "" }
+func (r Redis) Embedded() bool {
+	return r.Addr == "" && r.Sentinel.MasterName == "" && len(r.Cluster.Addrs) == 0
+}
 
 // Control configures the control API.
 type Control struct {
@@ -163,6 +184,11 @@ type Bucket struct {
 	// ResponseTimeout bounds the wait for the store's response headers once a request is
 	// sent (a stalled store answers 502 after at most two such waits for GET and HEAD).
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
+	// Delivery is the default of the alias's tokens: "stream" (the gateway moves the bytes)
+	// or "redirect" (307 to a presigned URL of the bucket; the gateway moves nothing).
+	Delivery string `yaml:"delivery"`
+	// PresignTTL is how long a presigned URL of a redirect lives.
+	PresignTTL time.Duration `yaml:"presign_ttl"`
 
 	// Root is the directory served by a "file" alias.
 	Root string `yaml:"root"`
@@ -253,6 +279,12 @@ func bucketDefaults(b Bucket) Bucket {
 		}
 		if b.ResponseTimeout == 0 {
 			b.ResponseTimeout = 20 * time.Second
+		}
+		if b.Delivery == "" {
+			b.Delivery = "stream"
+		}
+		if b.PresignTTL == 0 {
+			b.PresignTTL = 30 * time.Second
 		}
 	}
 	return b

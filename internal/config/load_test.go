@@ -82,6 +82,8 @@ func TestParseSeedConfig(t *testing.T) {
 			PartSize:        8 << 20,
 			PartConcurrency: 2,
 			ResponseTimeout: 20 * time.Second,
+			Delivery:        "stream",
+			PresignTTL:      30 * time.Second,
 		},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
@@ -111,6 +113,7 @@ func TestLoadExampleConfig(t *testing.T) {
 	want.Server.CORS.AllowedOrigins = []string{}
 	want.Server.TrustedProxies = []string{}
 	want.Redis.Sentinel.Addrs = []string{}
+	want.Redis.Cluster.Addrs = []string{}
 	want.Control.Tokens = []string{"control-token-1"}
 	want.Buckets = map[string]Bucket{"local": {Driver: DriverFile, Root: filepath.Join(dir, "data")}}
 	if !reflect.DeepEqual(*cfg, want) {
@@ -130,7 +133,7 @@ func TestParseDefaults(t *testing.T) {
 	want.Server.Host = "https://gw.example.com"
 	want.Control.Tokens = []string{"control-token-1"}
 	want.Buckets = map[string]Bucket{
-		"s3": {Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second},
+		"s3": {Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)
@@ -544,9 +547,9 @@ buckets:
 		alias string
 		want  Bucket
 	}{
-		{"two", Bucket{Driver: DriverS3, Bucket: "two", Credential: "main", Region: "eu-west-1", PartSize: 8 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second}},
+		{"two", Bucket{Driver: DriverS3, Bucket: "two", Credential: "main", Region: "eu-west-1", PartSize: 8 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
 		// The mapping's own keys beat merged ones; the first merged mapping beats the next.
-		{"three", Bucket{Driver: DriverS3, Bucket: "three", Credential: "main", Region: "us-west-2", PartSize: 8 << 20, PartConcurrency: 8, ResponseTimeout: 20 * time.Second}},
+		{"three", Bucket{Driver: DriverS3, Bucket: "three", Credential: "main", Region: "us-west-2", PartSize: 8 << 20, PartConcurrency: 8, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
 	}
 	for _, tt := range tests {
 		if got := cfg.Buckets[tt.alias]; got != tt.want {
@@ -693,9 +696,9 @@ func TestExampleConfigCommentedExamples(t *testing.T) {
 		want  Bucket
 	}{
 		{"local", Bucket{Driver: DriverFile, Root: filepath.Join("/etc/assetgateway", "data")}},
-		{"prod-assets", Bucket{Driver: DriverS3, Bucket: "my-bucket", Region: "eu-west-1", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
-		{"cos-assets", Bucket{Driver: DriverS3, Bucket: "prod-assets-1250000000", Region: "ap-guangzhou", Endpoint: "https://cos.ap-guangzhou.myqcloud.com", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
-		{"minio", Bucket{Driver: DriverS3, Bucket: "assets", Region: "us-east-1", Endpoint: "http://127.0.0.1:9000", Credential: "s3-prod", ForcePathStyle: true, PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
+		{"prod-assets", Bucket{Driver: DriverS3, Bucket: "my-bucket", Region: "eu-west-1", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
+		{"cos-assets", Bucket{Driver: DriverS3, Bucket: "prod-assets-1250000000", Region: "ap-guangzhou", Endpoint: "https://cos.ap-guangzhou.myqcloud.com", Credential: "s3-prod", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
+		{"minio", Bucket{Driver: DriverS3, Bucket: "assets", Region: "us-east-1", Endpoint: "http://127.0.0.1:9000", Credential: "s3-prod", ForcePathStyle: true, PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
 	}
 	if len(cfg.Buckets) != len(tests) {
 		t.Errorf("got %d bucket aliases, want %d", len(cfg.Buckets), len(tests))

@@ -126,11 +126,15 @@ func (r *Redis) check(ps *problems) {
 		ps.add("redis.pool_size", 0, "must not be negative (0: the client's default)")
 	}
 	r.Sentinel.check(ps, r.Addr)
+	r.checkCluster(ps)
 	switch {
 	case r.WaitReplicas < 0:
 		ps.add("redis.wait_replicas", 0, "must not be negative (0: off)")
 	case r.WaitReplicas > 0 && r.Embedded():
 		ps.add("redis.wait_replicas", 0, "needs Redis: set redis.addr or redis.sentinel.master_name")
+	case r.WaitReplicas > 0 && len(r.Cluster.Addrs) > 0:
+		ps.add("redis.wait_replicas", 0, "not supported with a cluster (redis.cluster.addrs): "+
+			"WAIT must run on the connection that wrote, which a cluster client cannot pin (every write would answer 503)")
 	case r.WaitReplicas > 0:
 		positive(ps, "redis.wait_timeout", r.WaitTimeout)
 		if r.WaitTimeout > 0 && r.Timeout > 0 && r.WaitTimeout >= r.Timeout {
@@ -138,6 +142,32 @@ func (r *Redis) check(ps *problems) {
 		}
 	default:
 		notNegative(ps, "redis.wait_timeout", r.WaitTimeout)
+	}
+}
+
+// checkCluster checks redis.cluster.addrs and the keys that conflict with it.
+func (r *Redis) checkCluster(ps *problems) {
+	if len(r.Cluster.Addrs) == 0 {
+		return
+	}
+	for i, a := range r.Cluster.Addrs {
+		if msg := checkHostPort(a, 1); msg != "" {
+			ps.add(indexPath("redis.cluster.addrs", i), 0, `%s, e.g. "10.0.0.5:6379"`, msg)
+		}
+	}
+	if r.Addr != "" {
+		ps.add("redis.addr", 0, "must be empty when redis.cluster.addrs is set: the cluster's nodes are found from the seed list")
+	}
+	if r.Sentinel.MasterName != "" {
+		ps.add("redis.sentinel.master_name", 0, "must be empty when redis.cluster.addrs is set: use Sentinel or Cluster, not both")
+	}
+	if r.DB > 0 {
+		ps.add("redis.db", 0, "must be 0 with redis.cluster.addrs: Redis Cluster has only database 0")
+	}
+	if strings.ContainsAny(r.KeyPrefix, "{}") {
+		// "{x}" would put every key in one slot; "{}" would split a token's keys over slots.
+		ps.add("redis.key_prefix", 0, `must not contain "{" or "}" with redis.cluster.addrs: `+
+			"the gateway's own {…} hash tags place each token's keys in one slot")
 	}
 }
 
@@ -243,6 +273,12 @@ func (b Bucket) checkS3(ps *problems, path string, creds map[string]Credential) 
 		ps.add(path+".part_concurrency", 0, "must be between 1 and %d", maxPartConcurrency)
 	}
 	positive(ps, path+".response_timeout", b.ResponseTimeout)
+	if b.Delivery != "stream" && b.Delivery != "redirect" {
+		ps.add(path+".delivery", 0, `must be "stream" or "redirect"`)
+	}
+	if b.PresignTTL < time.Second || b.PresignTTL > 7*24*time.Hour {
+		ps.add(path+".presign_ttl", 0, "must be between 1s and 168h (SigV4's limit)")
+	}
 	if b.Root != "" {
 		ps.add(path+".root", 0, "only valid with driver %s", DriverFile)
 	}
@@ -265,6 +301,8 @@ func (b Bucket) checkFile(ps *problems, path string) {
 		{"part_size", b.PartSize != 0},
 		{"part_concurrency", b.PartConcurrency != 0},
 		{"response_timeout", b.ResponseTimeout != 0},
+		{"delivery", b.Delivery != ""},
+		{"presign_ttl", b.PresignTTL != 0},
 	} {
 		if k.set {
 			ps.add(path+"."+k.key, 0, "only valid with driver %s", DriverS3)

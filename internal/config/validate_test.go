@@ -131,7 +131,7 @@ func TestValidate(t *testing.T) {
 		{"alias with a slash", func(c *Config) { c.Buckets["a/b"] = c.Buckets["s3"] }, `buckets."a/b": an alias must be 1 to 63 characters of A-Z, a-z, 0-9, ".", "_" and "-", starting with a letter or a digit`},
 		{"unknown driver", func(c *Config) { c.Buckets["s3"] = Bucket{Driver: "S3", Bucket: "b"} }, `buckets.s3.driver: unknown driver "S3": want "s3" or "file"`},
 		{"empty driver means s3", func(c *Config) {
-			c.Buckets["s3"] = Bucket{Bucket: "b", Region: "r", PartSize: 5 << 20, PartConcurrency: 1, ResponseTimeout: 20 * time.Second}
+			c.Buckets["s3"] = Bucket{Bucket: "b", Region: "r", PartSize: 5 << 20, PartConcurrency: 1, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}
 		}, ""},
 
 		// s3 buckets
@@ -254,8 +254,8 @@ func TestDefaultBucketDefaults(t *testing.T) {
 		in   Bucket
 		want Bucket
 	}{
-		{"empty is s3", Bucket{Bucket: "b"}, Bucket{Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second}},
-		{"s3 keeps values", Bucket{Driver: DriverS3, Region: "r", PartSize: 16 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second}, Bucket{Driver: DriverS3, Region: "r", PartSize: 16 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second}},
+		{"empty is s3", Bucket{Bucket: "b"}, Bucket{Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
+		{"s3 keeps values", Bucket{Driver: DriverS3, Region: "r", PartSize: 16 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}, Bucket{Driver: DriverS3, Region: "r", PartSize: 16 << 20, PartConcurrency: 4, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second}},
 		{"file gets no s3 defaults", Bucket{Driver: DriverFile, Root: "/x"}, Bucket{Driver: DriverFile, Root: "/x"}},
 		{"unknown driver gets nothing", Bucket{Driver: "ftp"}, Bucket{Driver: "ftp"}},
 	}
