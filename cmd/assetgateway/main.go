@@ -94,14 +94,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password,
 			DB: cfg.Redis.DB, Timeout: cfg.Redis.Timeout, PoolSize: cfg.Redis.PoolSize,
 			MasterName: cfg.Redis.Sentinel.MasterName, SentinelAddrs: cfg.Redis.Sentinel.Addrs,
-			SentinelPassword: cfg.Redis.Sentinel.Password,
+			SentinelPassword: cfg.Redis.Sentinel.Password, ClusterAddrs: cfg.Redis.Cluster.Addrs,
 		})
 		store = token.NewRedisStore(token.RedisOptions{Client: rdb, KeyPrefix: cfg.Redis.KeyPrefix, Retention: cfg.Token.Retention,
 			WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout})
 		pctx, cancel := context.WithTimeout(ctx, cfg.Redis.Timeout)
 		if err := store.Ping(pctx); err != nil {
 			// Serve anyway: requests get 503 store_unavailable until Redis answers.
-			log.Warn("token_store_unreachable", "addr", cfg.Redis.Addr, "master_name", cfg.Redis.Sentinel.MasterName, "error", err)
+			log.Warn("token_store_unreachable", "addr", cfg.Redis.Addr, "master_name", cfg.Redis.Sentinel.MasterName,
+				"cluster", strings.Join(cfg.Redis.Cluster.Addrs, ","), "error", err)
 		}
 		cancel()
 	}
@@ -113,7 +114,12 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	m := metrics.New()
 	ready := map[string]func(context.Context) error{"store": store.Ping}
+	redirects := map[string]bool{}
+	redirect := map[string]proxy.Redirect{}
 	for alias, b := range backends {
+		redirects[alias] = proxy.CanPresign(b)
+		bc := cfg.Buckets[alias]
+		redirect[alias] = proxy.Redirect{Default: bc.Delivery == "redirect", TTL: bc.PresignTTL}
 		if c, ok := b.(interface{ Check(context.Context) error }); ok {
 			ready["bucket "+alias] = c.Check
 		}
@@ -157,6 +163,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Notifier: pool,
 		ClientIP: ips.Of,
 		Logger:   log.With("component", "proxy"),
+		Redirect: redirect,
 	})
 	buckets := make(map[string]api.Bucket, len(backends))
 	for alias, b := range backends {
@@ -166,6 +173,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Tokens:        timedStore,
 		Objects:       objects,
 		Buckets:       buckets,
+		Redirects:     redirects,
 		ControlTokens: cfg.Control.Tokens,
 		Host:          cfg.Server.Host,
 		MaxTTL:        cfg.Token.MaxTTL,

@@ -163,6 +163,7 @@ func (a *API) routes() {
 	}
 
 	m.HandleFunc("POST /token", a.handle(a.createToken))
+	m.HandleFunc("POST /tokens", a.handle(a.createTokens))
 	m.HandleFunc("GET /token/{token}", a.handle(a.getToken))
 	m.HandleFunc("DELETE /token/{token}", a.handle(a.deleteToken))
 	m.HandleFunc("GET /token/{token}/status", a.handle(a.tokenStatus))
@@ -186,7 +187,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.serve(w, r) 
 
 // isControl reports whether a path belongs to the control API (Bearer token required).
 func isControl(path string) bool {
-	for _, p := range []string{"/token", "/callbacks"} {
+	for _, p := range []string{"/token", "/tokens", "/callbacks"} {
 		if path == p || strings.HasPrefix(path, p+"/") {
 			return true
 		}

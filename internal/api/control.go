@@ -490,6 +490,8 @@ func (a *API) validate(ctx context.Context, req *createRequest) (string, token.R
 			bad("delivery", "redirect is for GET and PUT tokens")
 		case known && !a.redirects[req.Bucket]:
 			bad("delivery", "bucket %q cannot hand out presigned URLs (a file bucket)", req.Bucket)
+		case put && (req.SHA256 != "" || len(req.Metadata) > 0 || req.IfNoneMatch):
+			bad("delivery", "redirect cannot check sha256, metadata or if_none_match: those uploads stream through the gateway")
 		}
 	default:
 		bad("delivery", `must be "stream" or "redirect"`)
@@ -639,6 +641,9 @@ func isHex(s string, n int) bool {
 // parseCIDR normalizes an address or CIDR to CIDR form ("10.0.0.1" → "10.0.0.1/32").
 func parseCIDR(v string) (string, error) {
 	if p, err := netip.ParsePrefix(v); err == nil {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 { // ::ffff:10.0.0.0/104 → 10.0.0.0/8
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		return p.Masked().String(), nil
 	}
 	a, err := netip.ParseAddr(v)
@@ -739,6 +744,10 @@ func (a *API) tokenStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := statusView{tokenView: a.view(tok, rec), StatusURL: a.host + "/token/" + tok + "/status", Uploaded: rec.Uploaded}
+	if rec.Prefix != "" { // many objects, or none: nothing single to look at
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
 	bucket := a.buckets[rec.Bucket]
 	if bucket == nil {
 		return fmt.Errorf("%w: bucket alias %q is not configured", proxy.ErrUpstream, rec.Bucket)

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -75,7 +76,11 @@ func (p *cors) allow(w http.ResponseWriter, r *http.Request) bool {
 // else just the methods. It never looks at the token (a preflight carries no credentials).
 func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	hdr := w.Header()
-	hdr.Set("Allow", "GET, HEAD, PUT, DELETE, OPTIONS")
+	if strings.Contains(r.Pattern, "{rest...}") {
+		hdr.Set("Allow", "GET, HEAD, OPTIONS") // an object below a prefix token
+	} else {
+		hdr.Set("Allow", "GET, HEAD, PUT, DELETE, OPTIONS")
+	}
 	if r.Header.Get("Access-Control-Request-Method") != "" && a.cors.allow(w, r) {
 		hdr.Del("Access-Control-Expose-Headers") // meaningless on a preflight
 		hdr.Set("Access-Control-Allow-Methods", corsMethods)

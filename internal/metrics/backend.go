@@ -67,6 +67,9 @@ func (t *timedBackend) List(ctx context.Context, prefix, after string, limit int
 	return page, err
 }
 
+// Unwrap returns the backend being timed, so optional interfaces (proxy.Presigner) are found.
+func (t *timedBackend) Unwrap() proxy.Backend { return t.Backend }
+
 // CheckKey forwards to the backend's key check, when it has one.
 func (t *timedBackend) CheckKey(key string) error {
 	if kc, ok := t.Backend.(interface{ CheckKey(string) error }); ok {

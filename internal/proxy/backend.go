@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -34,6 +35,41 @@ type Backend interface {
 	// List returns up to limit objects whose keys start with prefix and sort (bytewise) after
 	// prefix+after, in key order, and whether more follow.
 	List(ctx context.Context, prefix, after string, limit int) (ListPage, error)
+}
+
+// Presigner is a Backend that can hand out short-lived presigned URLs of its store
+// (redirect delivery). S3 implements it; a local directory cannot.
+type Presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration, o ResponseOverrides) (string, error)
+	// PresignPut returns the URL and the headers the client must send with it (they are
+	// part of the signature: Content-Length, Content-Type).
+	PresignPut(ctx context.Context, key string, ttl time.Duration, size int64, contentType string) (string, http.Header, error)
+}
+
+// ResponseOverrides are headers a presigned GET's answer carries instead of the stored ones.
+type ResponseOverrides struct {
+	ContentType, ContentDisposition, CacheControl string
+}
+
+// presignerOf finds the Presigner behind b, looking through wrappers (metrics) that expose
+// the backend they wrap with Unwrap.
+func presignerOf(b Backend) (Presigner, bool) {
+	for {
+		if p, ok := b.(Presigner); ok {
+			return p, true
+		}
+		u, ok := b.(interface{ Unwrap() Backend })
+		if !ok {
+			return nil, false
+		}
+		b = u.Unwrap()
+	}
+}
+
+// CanPresign reports whether b can hand out presigned URLs (redirect delivery).
+func CanPresign(b Backend) bool {
+	_, ok := presignerOf(b)
+	return ok
 }
 
 // ListPage is one page of a listing.

@@ -65,6 +65,17 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now is the clock for event timestamps; nil means time.Now.
 	Now func() time.Time
+	// Redirect holds, per bucket alias, whether its tokens redirect to presigned URLs by
+	// default, and how long those URLs live.
+	Redirect map[string]Redirect
+}
+
+// Redirect is a bucket alias's redirect-delivery policy.
+type Redirect struct {
+	// Default makes tokens that do not choose a delivery redirect.
+	Default bool
+	// TTL is how long a presigned URL lives; zero: 30 seconds.
+	TTL time.Duration
 }
 
 // Handler serves /object/{token}.
@@ -81,11 +92,13 @@ type Handler struct {
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
+	redirect map[string]Redirect
 }
 
 // New returns a Handler.
 func New(o Options) *Handler {
-	h := &Handler{store: o.Store, buckets: o.Buckets, notifier: o.Notifier, clientIP: o.ClientIP, log: o.Logger, now: o.Now}
+	h := &Handler{store: o.Store, buckets: o.Buckets, notifier: o.Notifier, clientIP: o.ClientIP, log: o.Logger, now: o.Now,
+		redirect: o.Redirect}
 	if h.clientIP == nil {
 		h.clientIP = func(r *http.Request) string { return peerIP(r.RemoteAddr) }
 	}
@@ -233,12 +246,19 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if g.Record.Method == token.MethodList {
+		if strings.Contains(r.Pattern, "{rest...}") {
+			h.refund(r, g)
+			return ErrObjectNotFound // a listing has no objects below it
+		}
 		return h.list(w, r, g, be)
 	}
 	key, err := objectKey(r, &g.Record)
 	if err != nil {
 		h.refund(r, g)
 		return err
+	}
+	if p, ttl, ok := h.redirecting(&g.Record, be); ok {
+		return h.redirectGet(w, r, g, p, ttl, key)
 	}
 	opts := GetOptions{Range: ParseRange(r.Header.Get("Range")), Conditions: conditions(r)}
 	obj, err := be.Get(r.Context(), key, opts)
@@ -299,6 +319,9 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if g.Record.Method == token.MethodList {
+		if strings.Contains(r.Pattern, "{rest...}") {
+			return ErrObjectNotFound
+		}
 		return h.list(w, r, g, be) // a HEAD of the listing: net/http sends no body
 	}
 	key, err := objectKey(r, &g.Record)
@@ -342,6 +365,9 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 	if len(rec.ContentTypes) > 0 && !mediaAllowed(in.ContentType, rec.ContentTypes) {
 		h.refund(r, g)
 		return ErrUnsupportedMediaType
+	}
+	if p, ttl, ok := h.redirecting(rec, be); ok && r.ContentLength >= 0 {
+		return h.redirectPut(w, r, g, p, ttl)
 	}
 	if rec.SHA256 != "" {
 		in.SHA256, _ = hex.DecodeString(rec.SHA256) // validated when the token was minted
@@ -399,6 +425,79 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// defaultPresignTTL is how long a presigned URL lives when the alias says nothing.
+const defaultPresignTTL = 30 * time.Second
+
+// redirecting tells whether an access is answered with a redirect to a presigned URL: the
+// token asks for it, or leaves it to an alias that redirects by default, and the store can
+// presign. Uploads that the gateway must check as they stream (sha256, metadata,
+// if_none_match) always stream.
+func (h *Handler) redirecting(rec *token.Record, be Backend) (Presigner, time.Duration, bool) {
+	pol := h.redirect[rec.Bucket]
+	switch {
+	case rec.Delivery == token.DeliveryStream, rec.Delivery == "" && !pol.Default:
+		return nil, 0, false
+	case rec.Method == token.MethodPut && (rec.SHA256 != "" || len(rec.Metadata) > 0 || rec.IfNoneMatch):
+		return nil, 0, false
+	}
+	p, ok := presignerOf(be)
+	if !ok {
+		return nil, 0, false
+	}
+	ttl := pol.TTL
+	if ttl <= 0 {
+		ttl = defaultPresignTTL
+	}
+	return p, ttl, true
+}
+
+// redirectGet answers a GET with 307 to a presigned URL that carries the token's file name
+// and caching headers: the hit is spent, and the gateway moves no object bytes.
+func (h *Handler) redirectGet(w http.ResponseWriter, r *http.Request, g *token.Grant, p Presigner, ttl time.Duration, key string) error {
+	rec := &g.Record
+	o := ResponseOverrides{CacheControl: rec.CacheControl}
+	switch {
+	case rec.Filename != "":
+		disposition := rec.Disposition
+		if disposition == "" {
+			disposition = "attachment"
+		}
+		o.ContentDisposition = ContentDisposition(disposition, rec.Filename)
+	case rec.Disposition != "":
+		o.ContentDisposition = rec.Disposition
+	}
+	u, err := p.PresignGet(r.Context(), key, ttl, o)
+	if err != nil {
+		h.refund(r, g)
+		return upstream(err)
+	}
+	h.notify(r, r.Method, rec, key, http.StatusTemporaryRedirect, 0, "")
+	redirect(w, u)
+	return nil
+}
+
+// redirectPut answers a PUT of known length with 307 to a presigned PUT URL that only
+// accepts that length and Content-Type. The hit is spent when the URL is handed out (the
+// gateway does not see the upload finish: /status reads object_exists from the bucket).
+func (h *Handler) redirectPut(w http.ResponseWriter, r *http.Request, g *token.Grant, p Presigner, ttl time.Duration) error {
+	rec := &g.Record
+	u, _, err := p.PresignPut(r.Context(), rec.Key, ttl, r.ContentLength, r.Header.Get("Content-Type"))
+	if err != nil {
+		h.refund(r, g)
+		return upstream(err)
+	}
+	h.notify(r, r.Method, rec, rec.Key, http.StatusTemporaryRedirect, r.ContentLength, "")
+	redirect(w, u)
+	return nil
+}
+
+func redirect(w http.ResponseWriter, u string) {
+	hdr := w.Header()
+	hdr.Set("Location", u)
+	setSafetyHeaders(hdr)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
 // ErrBadPath means the object path after a prefix token is not acceptable (400).
 var ErrBadPath = errors.New("invalid object path")
 
@@ -408,8 +507,9 @@ var ErrBadPath = errors.New("invalid object path")
 // written as slashes), no control characters, and prefix+path at most 1024 bytes.
 func objectKey(r *http.Request, rec *token.Record) (string, error) {
 	rest := r.PathValue("rest")
+	below := strings.Contains(r.Pattern, "{rest...}") // /object/{token}/…, even with nothing after the slash
 	if rec.Prefix == "" {
-		if rest != "" {
+		if below {
 			return "", ErrObjectNotFound // a key token has nothing below it
 		}
 		return rec.Key, nil
@@ -484,7 +584,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, b
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	setSafetyHeaders(hdr)
-	h.notify(r, token.MethodList, &g.Record, g.Record.Prefix, http.StatusOK, 0, "")
+	method := token.MethodList
+	if r.Method == http.MethodHead {
+		method = http.MethodHead
+	}
+	h.notify(r, method, &g.Record, g.Record.Prefix, http.StatusOK, 0, "")
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(body)
 	return err
