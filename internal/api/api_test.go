@@ -1133,9 +1133,21 @@ func TestPrefixAndListTokens(t *testing.T) {
 	if evs := f.events.wait(t, 4); evs[len(evs)-1].Key != "hls/show/seg-1.ts" {
 		t.Fatalf("HEAD event key: %+v", evs[len(evs)-1])
 	}
-	// A key token has nothing below it.
+	// A key token has nothing below it, not even at a trailing slash.
 	keyTok := f.mint(map[string]any{"method": "GET", "key": "hls/show/seg-1.ts"})
 	expectError(t, f.do("GET", "/object/"+keyTok+"/more", nil), 404, "object_not_found")
+	expectError(t, f.do("GET", "/object/"+keyTok+"/", nil), 404, "object_not_found")
+	// A prefix token's status names no single object.
+	var st map[string]any
+	expectJSON(t, f.control("GET", "/token/"+get+"/status", nil), 200, &st)
+	if st["object_exists"] != false || st["object_size"] != 0.0 {
+		t.Fatalf("status of a prefix token: %v", st)
+	}
+	// An IPv4-mapped CIDR is kept as the IPv4 one it means.
+	mapped := f.mint(map[string]any{"method": "GET", "key": "hls/show/seg-1.ts", "ip": []string{"::ffff:127.0.0.0/104"}})
+	if resp := f.do("GET", "/object/"+mapped, nil); resp.StatusCode != 200 {
+		t.Fatalf("GET with ip ::ffff:127.0.0.0/104 from 127.0.0.1: %d", resp.StatusCode)
+	}
 
 	list := f.mint(map[string]any{"method": "LIST", "key": "", "prefix": "hls/show/"})
 	var page struct {
@@ -1157,8 +1169,72 @@ func TestPrefixAndListTokens(t *testing.T) {
 		t.Fatalf("second page: %+v", page)
 	}
 	expectError(t, f.do("GET", "/object/"+list+"?limit=0", nil), 400, "bad_request")
+	expectError(t, f.do("GET", "/object/"+list+"/seg-1.ts", nil), 404, "object_not_found")
 	expectError(t, f.do("PUT", "/object/"+list, "x"), 405, "method_not_allowed")
 	if rec := f.record(list); rec["used_hits"] != 2.0 {
 		t.Fatalf("a listing page is a hit: got %v, want 2", rec["used_hits"])
 	}
+}
+
+func TestBatchMinting(t *testing.T) {
+	f := newFixture(t, func(o *api.Options) { o.MaxBody = 1 << 20 })
+	expectJSON(t, f.control("POST", "/token", `{"bucket":"local","key":"a","method":"GET","token":"already-taken-token-01"}`), 201, nil)
+	var items []string
+	for i := range 1000 {
+		items = append(items, fmt.Sprintf(`{"bucket":"local","key":"batch/%04d.bin","method":"GET","max_hits":%d}`, i, i+1))
+	}
+	items[500] = `{"bucket":"local","key":"x","method":"GET","token":"already-taken-token-01"}`
+	var out struct {
+		Tokens []struct {
+			Status int
+			Token  string
+			URL    string
+			Code   string
+		}
+	}
+	expectJSON(t, f.control("POST", "/tokens", `{"tokens":[`+strings.Join(items, ",")+`]}`), 200, &out)
+	if len(out.Tokens) != 1000 {
+		t.Fatalf("got %d results, want 1000", len(out.Tokens))
+	}
+	for i, r := range out.Tokens {
+		switch {
+		case i == 500 && (r.Status != 409 || r.Code != "token_exists"):
+			t.Fatalf("item 500: %+v, want 409 token_exists", r)
+		case i != 500 && (r.Status != 201 || !strings.HasSuffix(r.URL, "/object/"+r.Token)):
+			t.Fatalf("item %d: %+v", i, r)
+		}
+	}
+	if rec := f.record(out.Tokens[999].Token); rec["key"] != "batch/0999.bin" || rec["max_hits"] != 1000.0 {
+		t.Fatalf("a batched record: %v", rec)
+	}
+
+	cases := []struct {
+		name, body string
+		status     int
+		mention    []string
+	}{
+		{"one bad item refuses all", `{"tokens":[{"bucket":"local","key":"a","method":"GET"},{"bucket":"nope","key":"b","method":"GET"},{"bucket":"local","method":"PUT"}]}`,
+			400, []string{"tokens[1].bucket", "tokens[2].key: required"}},
+		{"duplicate custom tokens", `{"tokens":[{"bucket":"local","key":"a","method":"GET","token":"same-custom-token-001"},{"bucket":"local","key":"b","method":"GET","token":"same-custom-token-001"}]}`,
+			400, []string{"tokens[1].token"}},
+		{"unknown field in an item", `{"tokens":[{"bucket":"local","key":"a","method":"GET","max_hit":2}]}`, 400, []string{"tokens[0]", "max_hit"}},
+		{"case-folded member", `{"tokens":[{"bucket":"local","key":"a","method":"GET","MAX_HITS":-1}]}`, 400, []string{"tokens[0]", "MAX_HITS"}},
+		{"empty", `{"tokens":[]}`, 400, []string{"at least one"}},
+		{"too many", `{"tokens":[` + strings.Repeat(`{},`, 1000) + `{}]}`, 400, []string{"at most 1000"}},
+		{"not a batch", `[{"bucket":"local"}]`, 400, []string{"tokens"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msg := expectError(t, f.control("POST", "/tokens", c.body), c.status, "bad_request")
+			for _, m := range c.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("message %q lacks %q", msg, m)
+				}
+			}
+		})
+	}
+	if _, err := f.store.Get(context.Background(), "same-custom-token-001"); err == nil {
+		t.Fatal("a refused batch minted a token")
+	}
+	expectError(t, f.do("POST", "/tokens", `{"tokens":[]}`), 401, "unauthorized")
 }

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"MarkUploaded", testMarkUploaded},
 		{"Expiry", testExpiry},
 		{"Retention", testRetention},
+		{"CreateMany", testCreateMany},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore) })
@@ -557,4 +558,40 @@ func testRetention(t *testing.T, newStore Factory) {
 		rec.ExpireAt = clock.Now().Unix() + 60
 		mustCreate(t, s, tok, rec)
 	})
+}
+
+func testCreateMany(t *testing.T, newStore Factory) {
+	clock := NewClock()
+	s := newStore(t, clock, time.Hour)
+	b, ok := s.(token.Batcher)
+	if !ok {
+		t.Skip("the store does not batch")
+	}
+	taken := newToken()
+	mustCreate(t, s, taken, record(clock, token.MethodGet, 1))
+	var items []token.Item
+	for i := range 300 {
+		rec := record(clock, token.MethodGet, int64(i+1))
+		rec.Key = fmt.Sprintf("batch/%03d", i)
+		items = append(items, token.Item{Token: newToken(), Record: rec})
+	}
+	items[7].Token = taken
+	results, err := b.CreateMany(context.Background(), items)
+	if err != nil {
+		t.Fatalf("CreateMany: %v", err)
+	}
+	for i, r := range results {
+		switch {
+		case i == 7 && !errors.Is(r, token.ErrExists):
+			t.Fatalf("item 7 (a taken token): got %v, want ErrExists", r)
+		case i != 7 && r != nil:
+			t.Fatalf("item %d: %v", i, r)
+		}
+	}
+	if got := mustGet(t, s, items[299].Token); !reflect.DeepEqual(got, items[299].Record) {
+		t.Fatalf("a batched record: got %+v, want %+v", got, items[299].Record)
+	}
+	if got := mustGet(t, s, taken); got.MaxHits != 1 {
+		t.Fatalf("the taken token was overwritten: %+v", got)
+	}
 }
