@@ -1,10 +1,10 @@
 // Package client is the Go client of AssetGateway's HTTP API, for backend services that mint
 // tokens and for programs that move objects through /object URLs.
 //
-// A Client talks to one gateway. The control methods (CreateToken, GetToken, Status,
-// DeleteToken, FailedCallbacks, RetryCallback) send the control token as
-// "Authorization: Bearer <token>"; the object methods (Upload, Download, Open, Head) send no
-// credential at all: the token in the object URL is the credential.
+// A Client talks to one gateway. The control methods (CreateToken, CreateTokens, GetToken,
+// Status, DeleteToken, FailedCallbacks, RetryCallback) send the control token as
+// "Authorization: Bearer <token>"; the object methods (Upload, Download, Open, Head, List,
+// Delete) send no credential at all: the token in the object URL is the credential.
 //
 // Errors. Every answer of the gateway that is not the expected success is returned as an
 // *Error carrying the HTTP status, the contract's error code, its message and the request id.
@@ -17,8 +17,15 @@
 //
 // Secrets. The control token never appears in an error, a log line or a URL. Token values in
 // URLs are shortened to their first four characters in error messages ("/object/AbCd…"), since
-// an object URL is itself a credential. Redirects are never followed, so a credential is only
-// ever sent to the gateway it was meant for.
+// an object URL is itself a credential, and a presigned URL never appears in one at all.
+//
+// Redirects. A control call never follows a redirect: the control token only ever goes to
+// the gateway it was meant for. A token minted with Delivery "redirect" makes the gateway
+// answer a download or an upload with 307 and a short-lived presigned URL of the bucket;
+// Download, Open and Upload follow that one redirect (and no further one) with a fresh request
+// that carries only what the object store needs — Range for a download, the same body,
+// Content-Length and Content-Type for an upload — and never an Authorization header. See
+// Upload for what a redirected upload asks of its body.
 //
 // Timeouts. The default HTTP client bounds dialing (10s), TLS handshakes (10s) and the wait for
 // response headers (5 min, measured after the request body is sent) but sets no overall
@@ -136,39 +143,91 @@ const (
 	MethodHead   = http.MethodHead
 	MethodPut    = http.MethodPut
 	MethodDelete = http.MethodDelete
+	// MethodList is a prefix token whose GET is a page of the keys under its prefix (List).
+	MethodList = "LIST"
+)
+
+// Deliveries of CreateRequest.Delivery.
+const (
+	// DeliveryStream: the gateway moves the bytes.
+	DeliveryStream = "stream"
+	// DeliveryRedirect: the gateway answers 307 to a short-lived presigned URL of the bucket
+	// (GET and PUT tokens of an S3 bucket alias).
+	DeliveryRedirect = "redirect"
+)
+
+// Dispositions of CreateRequest.Disposition.
+const (
+	DispositionAttachment = "attachment"
+	DispositionInline     = "inline"
 )
 
 // Unlimited is the MaxHits and Size value meaning "no limit".
 const Unlimited = -1
 
-// CreateRequest is the body of POST /token. Nil pointers and empty strings are left out, so
-// the gateway's defaults apply. Go 1.26's new(expr) makes the pointers easy:
+// CreateRequest is the body of POST /token. Nil pointers, empty strings, empty lists and
+// false are left out, so the gateway's defaults apply. Go 1.26's new(expr) makes the
+// pointers easy:
 //
 //	client.CreateRequest{Bucket: "b", Key: "k", Method: client.MethodGet, MaxHits: new(int64(3))}
+//
+// The gateway refuses a field that does not fit the token (an upload constraint on a GET
+// token, a redirect on a file bucket) with ErrBadRequest naming the field.
 type CreateRequest struct {
 	// Token is a custom token (16–128 characters of A-Z a-z 0-9 _ -); "" lets the gateway
 	// generate one (168 random bits).
 	Token string `json:"token,omitempty"`
 	// Bucket is a configured bucket alias. Required.
 	Bucket string `json:"bucket"`
-	// Key is the object key (1–1024 bytes of UTF-8, no control characters). Required.
-	Key string `json:"key"`
+	// Key is the object key (1–1024 bytes of UTF-8, no control characters). Required, unless
+	// Prefix is given instead.
+	Key string `json:"key,omitempty"`
 	// Filename is offered to browsers through Content-Disposition; "" for none.
 	Filename string `json:"filename,omitempty"`
-	// Method is MethodGet, MethodHead, MethodPut or MethodDelete. Required.
+	// Method is MethodGet, MethodHead, MethodPut, MethodDelete or MethodList. Required. A
+	// prefix token is GET, HEAD or LIST; LIST needs a prefix.
 	Method string `json:"method"`
 	// ExpireAt is the Unix time (seconds) the token stops working. Nil (and ExpiresIn nil):
 	// 30 minutes from now, or the gateway's token.max_ttl if shorter.
 	ExpireAt *int64 `json:"expire_at,omitempty"`
 	// ExpiresIn is the lifetime in seconds, instead of ExpireAt (not both).
 	ExpiresIn *int64 `json:"expires_in,omitempty"`
-	// MaxHits is the number of successful GETs or PUTs allowed, or Unlimited. Nil: 1 for PUT
-	// tokens, Unlimited for the others.
+	// MaxHits is the number of successful GETs, PUTs, DELETEs or listing pages allowed (a
+	// redirect handed out is one), or Unlimited. Nil: 1 for PUT and DELETE tokens, Unlimited
+	// for the others.
 	MaxHits *int64 `json:"max_hits,omitempty"`
 	// Size is the upload limit in bytes, or Unlimited. Nil: Unlimited.
 	Size *int64 `json:"size,omitempty"`
 	// Callback is the http(s) URL that receives asset.access webhooks; "" for none.
 	Callback string `json:"callback,omitempty"`
+
+	// Prefix, instead of Key, makes a token for every object whose key starts with it: a GET
+	// or HEAD token serves them at <url>/<rest of the key> (see PrefixURL), a LIST token
+	// lists them (List). "" for a one-object token.
+	Prefix string `json:"prefix,omitempty"`
+	// Delivery is DeliveryStream or DeliveryRedirect (GET and PUT tokens of an S3 alias);
+	// "" leaves it to the bucket alias's configuration (stream unless it says otherwise).
+	Delivery string `json:"delivery,omitempty"`
+	// ContentTypes, for a PUT token, are the media types an upload may declare ("image/png",
+	// "image/*"); another is refused with ErrUnsupportedMediaType. Empty: any.
+	ContentTypes []string `json:"content_types,omitempty"`
+	// SHA256, for a PUT token, is the hex SHA-256 the upload must have; an upload that does
+	// not match is refused with ErrChecksumMismatch and nothing is stored. "" for none.
+	SHA256 string `json:"sha256,omitempty"`
+	// Metadata, for a PUT token, is user metadata stored with the object (names of a-z 0-9 -,
+	// printable ASCII values, at most 2 KiB in all).
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// IfNoneMatch, for a PUT token, refuses to overwrite an existing object
+	// (ErrPreconditionFailed).
+	IfNoneMatch bool `json:"if_none_match,omitempty"`
+	// IP are the addresses or CIDRs ("10.0.0.7", "10.0.0.0/8", "2001:db8::/32") the token
+	// works from; other clients get ErrForbidden. Empty: anywhere.
+	IP []string `json:"ip,omitempty"`
+	// Disposition is DispositionAttachment (the default) or DispositionInline: how
+	// Content-Disposition offers a download.
+	Disposition string `json:"disposition,omitempty"`
+	// CacheControl replaces the downloads' "Cache-Control: private, no-store"; "" keeps it.
+	CacheControl string `json:"cache_control,omitempty"`
 }
 
 // Created is the answer to POST /token.
@@ -199,6 +258,19 @@ type Token struct {
 	Size     int64  `json:"size"`
 	Callback string `json:"callback"`
 	URL      string `json:"url"`
+
+	// The optional fields of CreateRequest, as the gateway keeps them: zero when the token
+	// does not have them. IP holds CIDRs ("10.0.0.7/32"); SHA256 is in lower case;
+	// Disposition is "" for the default (attachment) or DispositionInline.
+	Prefix       string            `json:"prefix,omitempty"`
+	Delivery     string            `json:"delivery,omitempty"`
+	ContentTypes []string          `json:"content_types,omitempty"`
+	SHA256       string            `json:"sha256,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	IfNoneMatch  bool              `json:"if_none_match,omitempty"`
+	IP           []string          `json:"ip,omitempty"`
+	Disposition  string            `json:"disposition,omitempty"`
+	CacheControl string            `json:"cache_control,omitempty"`
 }
 
 // Status is a token's record plus a live look at its object (GET /token/{token}/status).
@@ -216,13 +288,17 @@ type Status struct {
 
 // Event is the body of an asset.access webhook.
 type Event struct {
-	Event  string `json:"event"`
+	Event string `json:"event"`
+	// Method is the request's: GET, HEAD, PUT, DELETE, or LIST for a page of a listing.
 	Method string `json:"method"`
-	// Status is what the client got: 200 or 206.
+	// Status is what the client got: 200, 204 (DELETE), 206, or 307 (a redirect to a
+	// presigned URL was handed out).
 	Status int    `json:"status"`
 	Bucket string `json:"bucket"`
-	Key    string `json:"key"`
-	// Size is the object's size in bytes.
+	// Key is the object's key (the prefix, for a listing).
+	Key string `json:"key"`
+	// Size is the object's size in bytes (a redirected PUT: the declared length; 0 for a
+	// redirected GET, a DELETE and a listing).
 	Size int64  `json:"size"`
 	ETag string `json:"etag"`
 	// Range is the request's Range header as sent, "" when none.
@@ -259,6 +335,67 @@ func (c *Client) CreateToken(ctx context.Context, req CreateRequest) (*Created, 
 		return nil, err
 	}
 	return &out, nil
+}
+
+// BatchResult is one item's result of CreateTokens: Status 201 with the fields of a Created,
+// or 409 with Code CodeTokenExists (a custom token that was already taken; nothing was
+// minted for it).
+type BatchResult struct {
+	Status   int    `json:"status"`
+	Token    string `json:"token,omitempty"`
+	Method   string `json:"method,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	ExpireAt int64  `json:"expire_at,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Err returns nil for a minted item, else an *Error that matches the sentinel of its code
+// (errors.Is(r.Err(), ErrTokenExists)).
+func (r BatchResult) Err() error {
+	if r.Status == http.StatusCreated {
+		return nil
+	}
+	return &Error{Status: r.Status, Code: r.Code, Message: r.Message}
+}
+
+// Created returns a minted item as the answer of CreateToken would have it; nil for a
+// refused one.
+func (r BatchResult) Created() *Created {
+	if r.Status != http.StatusCreated {
+		return nil
+	}
+	return &Created{Token: r.Token, Method: r.Method, Filename: r.Filename, ExpireAt: r.ExpireAt, URL: r.URL}
+}
+
+// MaxBatch is the most tokens one CreateTokens call mints.
+const MaxBatch = 1000
+
+// CreateTokens mints up to MaxBatch tokens in one call (POST /tokens) and returns one result
+// per request, in order. Validation is all or nothing: one invalid request refuses the whole
+// batch with ErrBadRequest, whose message names every problem by its index
+// ("tokens[3].key: required"). A valid batch is minted at once, except the items whose custom
+// token was already taken: those results have Status 409 (see BatchResult.Err). Errors:
+// ErrBadRequest (also for an empty batch), ErrRequestTooLarge (the whole body is over the
+// gateway's server.max_control_body), ErrUnauthorized, ErrForbidden, ErrStoreUnavailable.
+func (c *Client) CreateTokens(ctx context.Context, reqs []CreateRequest) ([]BatchResult, error) {
+	if reqs == nil {
+		reqs = []CreateRequest{} // "tokens": [], which the gateway refuses with its own words
+	}
+	in := struct {
+		Tokens []CreateRequest `json:"tokens"`
+	}{reqs}
+	var out struct {
+		Tokens []BatchResult `json:"tokens"`
+	}
+	if err := c.controlCall(ctx, http.MethodPost, "/tokens", &in, http.StatusOK, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Tokens) != len(reqs) {
+		return nil, fmt.Errorf("assetgateway: POST /tokens: %d results for %d requests", len(out.Tokens), len(reqs))
+	}
+	return out.Tokens, nil
 }
 
 // GetToken returns a token's record (GET /token/{token}); records stay readable for the

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,7 +58,7 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 	wantRec := client.Token{Token: created.Token, Bucket: "local", Key: "docs/a.txt", Filename: "a.txt", Method: "GET",
 		ExpireAt: want.ExpireAt, MaxHits: 3, UsedHits: 0, Size: client.Unlimited, Callback: "https://hooks.example.com/x", URL: want.URL}
-	if *rec != wantRec {
+	if !reflect.DeepEqual(*rec, wantRec) {
 		t.Fatalf("record: got %+v, want %+v", *rec, wantRec)
 	}
 
@@ -65,7 +66,7 @@ func TestTokenLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Token != wantRec || st.StatusURL != gw.URL+"/token/lifecycle-token-0001/status" || st.Uploaded || st.ObjectExists || st.ObjectSize != 0 || st.ETag != "" {
+	if !reflect.DeepEqual(st.Token, wantRec) || st.StatusURL != gw.URL+"/token/lifecycle-token-0001/status" || st.Uploaded || st.ObjectExists || st.ObjectSize != 0 || st.ETag != "" {
 		t.Fatalf("status: got %+v", *st)
 	}
 

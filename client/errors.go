@@ -12,24 +12,26 @@ import (
 
 // Error codes of the contract, as found in Error.Code.
 const (
-	CodeBadRequest          = "bad_request"           // 400
-	CodeUnauthorized        = "unauthorized"          // 401
-	CodeForbidden           = "forbidden"             // 403
-	CodeTokenNotFound       = "token_not_found"       // 404
-	CodeObjectNotFound      = "object_not_found"      // 404
-	CodeNotFound            = "not_found"             // 404
-	CodeMethodNotAllowed    = "method_not_allowed"    // 405
-	CodeTokenExists         = "token_exists"          // 409
-	CodeHitsExceeded        = "hits_exceeded"         // 409
-	CodeTokenExpired        = "token_expired"         // 410
-	CodeSizeExceeded        = "size_exceeded"         // 413
-	CodeRequestTooLarge     = "request_too_large"     // 413
-	CodePreconditionFailed  = "precondition_failed"   // 412
-	CodeRangeNotSatisfiable = "range_not_satisfiable" // 416
-	CodeTooManyRequests     = "too_many_requests"     // 429
-	CodeInternal            = "internal_error"        // 500
-	CodeUpstream            = "upstream_error"        // 502
-	CodeStoreUnavailable    = "store_unavailable"     // 503
+	CodeBadRequest           = "bad_request"            // 400
+	CodeUnauthorized         = "unauthorized"           // 401
+	CodeForbidden            = "forbidden"              // 403
+	CodeTokenNotFound        = "token_not_found"        // 404
+	CodeObjectNotFound       = "object_not_found"       // 404
+	CodeNotFound             = "not_found"              // 404
+	CodeMethodNotAllowed     = "method_not_allowed"     // 405
+	CodeTokenExists          = "token_exists"           // 409
+	CodeHitsExceeded         = "hits_exceeded"          // 409
+	CodeTokenExpired         = "token_expired"          // 410
+	CodeSizeExceeded         = "size_exceeded"          // 413
+	CodeRequestTooLarge      = "request_too_large"      // 413
+	CodePreconditionFailed   = "precondition_failed"    // 412
+	CodeUnsupportedMediaType = "unsupported_media_type" // 415
+	CodeChecksumMismatch     = "checksum_mismatch"      // 400
+	CodeRangeNotSatisfiable  = "range_not_satisfiable"  // 416
+	CodeTooManyRequests      = "too_many_requests"      // 429
+	CodeInternal             = "internal_error"         // 500
+	CodeUpstream             = "upstream_error"         // 502
+	CodeStoreUnavailable     = "store_unavailable"      // 503
 )
 
 // Error is an answer of the gateway that is not the expected success. Compare it with the
@@ -89,19 +91,24 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels, one per contract code, for errors.Is. Their Status is the code's HTTP status.
 var (
-	ErrBadRequest          = &Error{Status: http.StatusBadRequest, Code: CodeBadRequest}
-	ErrUnauthorized        = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized}
-	ErrForbidden           = &Error{Status: http.StatusForbidden, Code: CodeForbidden}
-	ErrTokenNotFound       = &Error{Status: http.StatusNotFound, Code: CodeTokenNotFound}
-	ErrObjectNotFound      = &Error{Status: http.StatusNotFound, Code: CodeObjectNotFound}
-	ErrNotFound            = &Error{Status: http.StatusNotFound, Code: CodeNotFound}
-	ErrMethodNotAllowed    = &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed}
-	ErrTokenExists         = &Error{Status: http.StatusConflict, Code: CodeTokenExists}
-	ErrHitsExceeded        = &Error{Status: http.StatusConflict, Code: CodeHitsExceeded}
-	ErrTokenExpired        = &Error{Status: http.StatusGone, Code: CodeTokenExpired}
-	ErrSizeExceeded        = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeSizeExceeded}
-	ErrRequestTooLarge     = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge}
-	ErrPreconditionFailed  = &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed}
+	ErrBadRequest         = &Error{Status: http.StatusBadRequest, Code: CodeBadRequest}
+	ErrUnauthorized       = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized}
+	ErrForbidden          = &Error{Status: http.StatusForbidden, Code: CodeForbidden}
+	ErrTokenNotFound      = &Error{Status: http.StatusNotFound, Code: CodeTokenNotFound}
+	ErrObjectNotFound     = &Error{Status: http.StatusNotFound, Code: CodeObjectNotFound}
+	ErrNotFound           = &Error{Status: http.StatusNotFound, Code: CodeNotFound}
+	ErrMethodNotAllowed   = &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed}
+	ErrTokenExists        = &Error{Status: http.StatusConflict, Code: CodeTokenExists}
+	ErrHitsExceeded       = &Error{Status: http.StatusConflict, Code: CodeHitsExceeded}
+	ErrTokenExpired       = &Error{Status: http.StatusGone, Code: CodeTokenExpired}
+	ErrSizeExceeded       = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeSizeExceeded}
+	ErrRequestTooLarge    = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge}
+	ErrPreconditionFailed = &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed}
+	// ErrUnsupportedMediaType: the upload's Content-Type is not one of the token's
+	// ContentTypes.
+	ErrUnsupportedMediaType = &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType}
+	// ErrChecksumMismatch: the upload does not match the token's SHA256; nothing was stored.
+	ErrChecksumMismatch    = &Error{Status: http.StatusBadRequest, Code: CodeChecksumMismatch}
 	ErrRangeNotSatisfiable = &Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: CodeRangeNotSatisfiable}
 	ErrTooManyRequests     = &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests}
 	ErrInternal            = &Error{Status: http.StatusInternalServerError, Code: CodeInternal}

@@ -180,3 +180,79 @@ func ExampleClient_Head() {
 	// before: true
 	// after: 4 text/plain
 }
+
+// Mint many tokens in one call: one per file of an album, each good for one download.
+func ExampleClient_CreateTokens() {
+	gatewayURL, controlToken, stop := exampleGateway()
+	defer stop()
+	c := client.New(gatewayURL, controlToken)
+
+	var reqs []client.CreateRequest
+	for _, name := range []string{"01.jpg", "02.jpg", "03.jpg"} {
+		reqs = append(reqs, client.CreateRequest{Bucket: "local", Key: "album/" + name, Method: client.MethodGet,
+			Filename: name, MaxHits: new(int64(1))})
+	}
+	results, err := c.CreateTokens(context.Background(), reqs)
+	if err != nil {
+		log.Fatal(err) // nothing was minted: err names every invalid item
+	}
+	for _, r := range results {
+		if err := r.Err(); err != nil {
+			fmt.Println("refused:", err) // a custom token that was taken
+			continue
+		}
+		fmt.Println(r.Status, r.Filename, strings.HasPrefix(r.URL, gatewayURL+"/object/"))
+	}
+	// Output:
+	// 201 01.jpg true
+	// 201 02.jpg true
+	// 201 03.jpg true
+}
+
+// Walk a folder through a LIST token, page by page, and fetch its files through a GET
+// token for the same prefix.
+func ExampleClient_List() {
+	gatewayURL, controlToken, stop := exampleGateway()
+	defer stop()
+	ctx := context.Background()
+	c := client.New(gatewayURL, controlToken)
+	for _, key := range []string{"site/index.html", "site/css/main.css", "site/about.html"} {
+		put, err := c.CreateToken(ctx, client.CreateRequest{Bucket: "local", Key: key, Method: client.MethodPut})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := c.Upload(ctx, put.URL, strings.NewReader(key), int64(len(key)), "text/plain"); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	list, err := c.CreateToken(ctx, client.CreateRequest{Bucket: "local", Prefix: "site/", Method: client.MethodList})
+	if err != nil {
+		log.Fatal(err)
+	}
+	get, err := c.CreateToken(ctx, client.CreateRequest{Bucket: "local", Prefix: "site/", Method: client.MethodGet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for after := ""; ; {
+		page, err := c.List(ctx, list.URL, after, 2) // each page is a hit of the LIST token
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, e := range page.Objects {
+			var buf bytes.Buffer
+			if _, err := c.Download(ctx, client.PrefixURL(get.URL, e.Key), &buf, ""); err != nil {
+				log.Fatal(err)
+			}
+			fmt.Printf("%s %d %q\n", e.Key, e.Size, buf.String())
+		}
+		if !page.Truncated {
+			break
+		}
+		after = page.NextAfter
+	}
+	// Output:
+	// about.html 15 "site/about.html"
+	// css/main.css 17 "site/css/main.css"
+	// index.html 15 "site/index.html"
+}

@@ -1,11 +1,16 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,12 +27,14 @@ const controlToken = "control-token-for-client-tests"
 
 // gateway is a real AssetGateway handler (api + proxy + the embedded token store + a local
 // directory bucket) on a loopback listener. Bucket "local" works; bucket "broken" is an S3
-// bucket whose server refuses everything (502 upstream_error).
+// bucket whose server refuses everything (502 upstream_error); bucket "s3" is an S3 bucket
+// served by fakeS3, where redirect delivery hands out presigned URLs.
 type gateway struct {
 	URL   string
 	clock *storetest.Clock
 	store *flakyStore
 	dead  *deadLetters
+	s3    *fakeS3
 	close func()
 }
 
@@ -55,6 +62,17 @@ func newGateway() (*gateway, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	fake := newFakeS3()
+	s3, err := proxy.NewS3(context.Background(), proxy.S3Options{
+		Bucket: "b", Endpoint: fake.srv.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
+	})
+	if err != nil {
+		fake.srv.Close()
+		refusing.Close()
+		broken.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
 
 	clock := storetest.NewClock()
 	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour, Now: clock.Now})
@@ -62,7 +80,7 @@ func newGateway() (*gateway, error) {
 	dead := &deadLetters{}
 	objects := proxy.New(proxy.Options{
 		Store:   store,
-		Buckets: map[string]proxy.Backend{"local": files, "broken": broken},
+		Buckets: map[string]proxy.Backend{"local": files, "broken": broken, "s3": s3},
 		Now:     clock.Now,
 	})
 	var h http.Handler
@@ -71,7 +89,8 @@ func newGateway() (*gateway, error) {
 	h = api.New(api.Options{
 		Tokens:        store,
 		Objects:       objects,
-		Buckets:       map[string]api.Bucket{"local": files, "broken": broken},
+		Buckets:       map[string]api.Bucket{"local": files, "broken": broken, "s3": s3},
+		Redirects:     map[string]bool{"s3": proxy.CanPresign(s3)},
 		ControlTokens: []string{controlToken},
 		Host:          base,
 		MaxTTL:        7 * 24 * time.Hour,
@@ -80,10 +99,12 @@ func newGateway() (*gateway, error) {
 		Now:           clock.Now,
 	})
 	srv.Start()
-	return &gateway{URL: base, clock: clock, store: store, dead: dead, close: func() {
+	return &gateway{URL: base, clock: clock, store: store, dead: dead, s3: fake, close: func() {
 		srv.Close()
 		refusing.Close()
+		fake.srv.Close()
 		broken.Close()
+		s3.Close()
 		mem.Close()
 		files.Close()
 		os.RemoveAll(dir)
@@ -161,4 +182,110 @@ func errorServer(status int, body string, hdr ...string) *httptest.Server {
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)
 	}))
+}
+
+// fakeS3 is the smallest object store that answers what a presigned URL asks of S3: GET and
+// HEAD of an object (Range and conditions by http.ServeContent, the response-* overrides of
+// a presigned GET) and PUT of a body with its Content-Length. It checks no signature; it
+// records every request, so tests can see what reached the store and with which headers.
+type fakeS3 struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	objects  map[string]fakeObject
+	requests []*http.Request // clones, bodies not kept
+	// redirectKeys answer 307 to another URL, to prove a client does not follow twice.
+	redirectKeys map[string]string
+}
+
+type fakeObject struct {
+	data        []byte
+	contentType string
+	modified    time.Time
+}
+
+func newFakeS3() *fakeS3 {
+	f := &fakeS3{objects: map[string]fakeObject{}, redirectKeys: map[string]string{}}
+	f.srv = httptest.NewServer(f)
+	return f
+}
+
+// put stores an object directly, as if uploaded earlier.
+func (f *fakeS3) put(key, contentType string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objects[key] = fakeObject{data: data, contentType: contentType, modified: time.Now().Truncate(time.Second)}
+}
+
+func (f *fakeS3) object(key string) (fakeObject, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.objects[key]
+	return o, ok
+}
+
+// presigned returns the requests that came with a presigned URL (the client's), not with
+// the gateway's own signed calls.
+func (f *fakeS3) presigned() []*http.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*http.Request
+	for _, r := range f.requests {
+		if r.URL.Query().Get("X-Amz-Signature") != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func s3Error(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><Key>k</Key></Error>`, code, message)
+}
+
+func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests = append(f.requests, r.Clone(context.Background()))
+	target := f.redirectKeys[r.URL.Path]
+	f.mu.Unlock()
+	key, ok := strings.CutPrefix(r.URL.Path, "/b/")
+	switch {
+	case !ok:
+		s3Error(w, http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist")
+	case target != "":
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		obj, found := f.object(key)
+		if !found {
+			s3Error(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+			return
+		}
+		q, h := r.URL.Query(), w.Header()
+		sum := md5.Sum(obj.data)
+		h.Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+		h.Set("Content-Type", obj.contentType)
+		for param, header := range map[string]string{"response-content-type": "Content-Type",
+			"response-content-disposition": "Content-Disposition", "response-cache-control": "Cache-Control"} {
+			if v := q.Get(param); v != "" {
+				h.Set(header, v)
+			}
+		}
+		http.ServeContent(w, r, "", obj.modified, bytes.NewReader(obj.data))
+	case r.Method == http.MethodPut:
+		if r.ContentLength < 0 {
+			s3Error(w, http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+			return
+		}
+		data, err := io.ReadAll(r.Body)
+		if err != nil || int64(len(data)) != r.ContentLength {
+			s3Error(w, http.StatusBadRequest, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+			return
+		}
+		f.put(key, r.Header.Get("Content-Type"), data)
+		sum := md5.Sum(data)
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+		w.WriteHeader(http.StatusOK)
+	default:
+		s3Error(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+	}
 }

@@ -3,13 +3,17 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +33,10 @@ type ObjectInfo struct {
 	Filename string
 	// RequestID is the gateway's X-Request-Id.
 	RequestID string
+	// Redirected is true when the gateway answered with a redirect (a token with Delivery
+	// "redirect") and the object came from the bucket's presigned URL: Header is then the
+	// object store's answer, and RequestID still the gateway's.
+	Redirected bool
 	// Header holds every response header.
 	Header http.Header
 }
@@ -61,6 +69,14 @@ type Uploaded struct {
 	Size int64 `json:"size"`
 }
 
+// ErrBodyNotRewindable is returned by Upload when the gateway redirected the upload to a
+// presigned URL (a token with Delivery "redirect") after the transport had already sent some
+// of the body, and the body is not an io.Seeker that can be rewound. The token's hit is spent.
+// Give Upload an io.ReadSeeker (an *os.File, a *bytes.Reader), or mint the token with
+// Delivery "stream".
+var ErrBodyNotRewindable = errors.New("assetgateway: the gateway redirected the upload after the body was sent, " +
+	"and the body cannot be rewound: give Upload an io.ReadSeeker, or use a token with stream delivery")
+
 // Upload sends body as the object of a PUT token (PUT /object/{token}). objectURL is the url
 // CreateToken returned (or a path such as "/object/<token>", resolved against the gateway).
 // size is body's exact length, or -1 when unknown: the body is then sent chunked, and the
@@ -71,9 +87,22 @@ type Uploaded struct {
 // The request carries "Expect: 100-continue": the gateway checks the token (and a declared
 // size) before a byte of the body is sent, so a refused upload does not consume body.
 //
+// Through a token with Delivery "redirect", the gateway answers an upload of known size with
+// 307 and a presigned PUT URL that only accepts exactly size bytes of contentType; Upload then
+// sends the body there (once; the gateway has spent the token's hit). Thanks to
+// Expect: 100-continue the body has normally not been read yet. If it has (the gateway
+// answered later than the transport's ExpectContinueTimeout, or a custom Transport has
+// none), an io.Seeker body is rewound to where it started; any other body fails with
+// ErrBodyNotRewindable. The returned Uploaded then carries the bucket's ETag and size. An
+// upload of unknown size (-1) always streams through the gateway.
+//
 // Errors: ErrTokenNotFound, ErrTokenExpired, ErrMethodNotAllowed (not a PUT token),
-// ErrHitsExceeded, ErrSizeExceeded, ErrBadRequest (the body could not be read), ErrUpstream,
-// ErrStoreUnavailable. A failed upload leaves no object and gives its hit back.
+// ErrHitsExceeded, ErrSizeExceeded, ErrForbidden (the token is bound to other addresses),
+// ErrUnsupportedMediaType (contentType is not one the token allows), ErrChecksumMismatch,
+// ErrPreconditionFailed (the token never overwrites, and the object exists), ErrBadRequest
+// (the body could not be read), ErrUpstream, ErrStoreUnavailable, ErrBodyNotRewindable; after
+// a redirect, an *Error with the object store's status. A failed upload through the gateway
+// leaves no object and gives its hit back.
 func (c *Client) Upload(ctx context.Context, objectURL string, body io.Reader, size int64, contentType string) (*Uploaded, error) {
 	if size < -1 {
 		return nil, errors.New("assetgateway: upload size must be -1 (unknown) or a number of bytes")
@@ -82,27 +111,49 @@ func (c *Client) Upload(ctx context.Context, objectURL string, body io.Reader, s
 	if err != nil {
 		return nil, err
 	}
-	var rd io.Reader = http.NoBody
-	if size != 0 && body != nil {
-		rd = io.NopCloser(body) // the caller owns body: the transport must not close it
+	if size == 0 {
+		body = nil
 	}
-	req, err := c.newRequest(ctx, http.MethodPut, u, rd)
+	// Where the body starts, to rewind it should the gateway redirect after reading some.
+	seeker, _ := body.(io.Seeker)
+	start := int64(-1)
+	if seeker != nil {
+		if off, err := seeker.Seek(0, io.SeekCurrent); err == nil {
+			start = off
+		}
+	}
+	resp, sent, err := c.sendUpload(ctx, u, body, size, contentType)
 	if err != nil {
 		return nil, err
 	}
-	req.ContentLength = size
-	if size == 0 || body == nil {
-		req.ContentLength = 0
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if req.ContentLength != 0 {
-		req.Header.Set("Expect", "100-continue")
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
+	if resp.StatusCode == http.StatusTemporaryRedirect {
+		gatewayID := resp.Header.Get("X-Request-Id")
+		target, err := redirectTarget(http.MethodPut, u, resp)
+		if err != nil {
+			return nil, err
+		}
+		if sent != nil {
+			if err := sent.released(ctx); err != nil {
+				return nil, err
+			}
+			if sent.n.Load() > 0 {
+				if start < 0 {
+					return nil, ErrBodyNotRewindable
+				}
+				if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+					return nil, fmt.Errorf("%w: %w", ErrBodyNotRewindable, err)
+				}
+			}
+		}
+		resp, _, err = c.sendUpload(ctx, target, body, size, contentType)
+		if err != nil {
+			return nil, err
+		}
+		defer drainClose(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return nil, storeError(resp, gatewayID)
+		}
+		return &Uploaded{ETag: strings.Trim(resp.Header.Get("ETag"), `"`), Size: max(size, 0)}, nil
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
@@ -113,6 +164,125 @@ func (c *Client) Upload(ctx context.Context, objectURL string, body io.Reader, s
 		return nil, fmt.Errorf("assetgateway: PUT %s: decoding the answer: %w", redactURL(u), err)
 	}
 	return &out, nil
+}
+
+// sendUpload sends one PUT of body to u. sent is the body as the transport saw it (nil for
+// an empty body).
+func (c *Client) sendUpload(ctx context.Context, u *url.URL, body io.Reader, size int64, contentType string) (*http.Response, *sentBody, error) {
+	var (
+		rd   io.Reader = http.NoBody
+		sent *sentBody
+	)
+	if body != nil {
+		// The caller owns body: the transport must not close it.
+		sent = &sentBody{r: body, done: make(chan struct{})}
+		rd = sent
+	}
+	req, err := c.newRequest(ctx, http.MethodPut, u, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.ContentLength = size
+	if body == nil {
+		req.ContentLength = 0
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if req.ContentLength != 0 {
+		req.Header.Set("Expect", "100-continue")
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, sent, nil
+}
+
+// sentBody is an upload body as one request's transport sees it: it counts the bytes the
+// transport read and tells when the transport is done with it, without closing the
+// caller's reader.
+type sentBody struct {
+	r    io.Reader
+	n    atomic.Int64
+	done chan struct{}
+	once sync.Once
+}
+
+func (b *sentBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// Close is the transport saying it is done with the body.
+func (b *sentBody) Close() error {
+	b.once.Do(func() { close(b.done) })
+	return nil
+}
+
+// releaseWait bounds the wait for a transport to give an upload body back.
+const releaseWait = 30 * time.Second
+
+// released waits until the transport is done with the body (it may still be writing it
+// when the answer arrives, and closes it when it stops), so the body can be read again.
+func (b *sentBody) released(ctx context.Context) error {
+	t := time.NewTimer(releaseWait)
+	defer t.Stop()
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("assetgateway: upload: %w", ctx.Err())
+	case <-t.C:
+		return errors.New("assetgateway: upload: the HTTP transport did not release the body after the gateway's redirect")
+	}
+}
+
+// redirectTarget reads the presigned URL of a gateway's 307 and closes the answer. The URL
+// is a credential until it expires: it never appears in an error.
+func redirectTarget(method string, from *url.URL, resp *http.Response) (*url.URL, error) {
+	drainClose(resp.Body)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err == nil {
+		loc = from.ResolveReference(loc)
+	}
+	if err != nil || (loc.Scheme != "http" && loc.Scheme != "https") || loc.Host == "" {
+		return nil, fmt.Errorf("assetgateway: %s %s: the gateway redirected to an unusable Location", method, redactURL(from))
+	}
+	return loc, nil
+}
+
+// storeCodes are the object store's error codes that mean what a contract code means, so a
+// redirected download or upload fails the way a streamed one would.
+var storeCodes = map[string]string{
+	"NoSuchKey":          CodeObjectNotFound,
+	"InvalidRange":       CodeRangeNotSatisfiable,
+	"PreconditionFailed": CodePreconditionFailed,
+}
+
+// storeError builds the *Error for an object store's answer to a presigned URL the gateway
+// redirected to: S3's own code and message in Message (never the URL, nor S3's echo of the
+// request), the contract's code when one means the same, and the gateway's request id.
+func storeError(resp *http.Response, gatewayID string) *Error {
+	e := &Error{Status: resp.StatusCode, RequestID: gatewayID}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var wire struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	e.Message = "object store (presigned URL from the gateway's redirect): HTTP " + strconv.Itoa(resp.StatusCode)
+	if xml.Unmarshal(body, &wire) == nil && wire.Code != "" {
+		e.Message += " " + printable([]byte(wire.Code), 64)
+		if wire.Message != "" {
+			e.Message += ": " + printable([]byte(wire.Message), 200)
+		}
+		e.Code = storeCodes[wire.Code]
+	}
+	if e.Code == "" && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		e.Code = CodeRangeNotSatisfiable
+	}
+	return e
 }
 
 // Download writes the object of a GET token to w (GET /object/{token}) and consumes one hit.
@@ -141,8 +311,15 @@ func (c *Client) Download(ctx context.Context, objectURL string, w io.Writer, rn
 
 // Open starts a download (GET /object/{token}, one hit) and returns the body unread, with the
 // object's headers: use it to stream the object somewhere Download's io.Writer does not fit,
-// or to learn the size and file name before reading. The caller must close Body. Errors: as
-// for Download.
+// or to learn the size and file name before reading. The caller must close Body.
+//
+// Through a token with Delivery "redirect" the gateway answers 307 with a presigned URL of
+// the bucket; Open (and Download) follow it once, with rng, and the object comes from the
+// bucket (ObjectInfo.Redirected). A missing object, an unsatisfiable range or a failed
+// precondition there are reported with the same sentinels as through the gateway; any other
+// refusal of the store is an *Error with its status and an empty Code.
+//
+// Errors: as for Download; ErrForbidden when the token is bound to other addresses.
 func (c *Client) Open(ctx context.Context, objectURL, rng string) (*Object, error) {
 	u, err := c.resolve(objectURL)
 	if err != nil {
@@ -162,11 +339,35 @@ func (c *Client) Open(ctx context.Context, objectURL, rng string) (*Object, erro
 	if err != nil {
 		return nil, err
 	}
+	redirected, gatewayID := resp.StatusCode == http.StatusTemporaryRedirect, ""
+	if redirected {
+		gatewayID = resp.Header.Get("X-Request-Id")
+		target, err := redirectTarget(http.MethodGet, u, resp)
+		if err != nil {
+			return nil, err
+		}
+		if req, err = c.newRequest(ctx, http.MethodGet, target, nil); err != nil {
+			return nil, err
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		if resp, err = c.do(req); err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
+			defer drainClose(resp.Body)
+			return nil, storeError(resp, gatewayID)
+		}
+	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
 		defer drainClose(resp.Body)
 		return nil, responseError(resp)
 	}
 	obj := &Object{DownloadInfo: DownloadInfo{ObjectInfo: objectInfo(resp), Status: resp.StatusCode, Length: resp.ContentLength}}
+	if redirected {
+		obj.Redirected, obj.RequestID = true, gatewayID
+	}
 	if resp.StatusCode == http.StatusPartialContent {
 		start, _, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
 		if !ok {
@@ -227,6 +428,89 @@ func (c *Client) Delete(ctx context.Context, objectURL string) error {
 		return responseError(resp)
 	}
 	return nil
+}
+
+// ListPage is one page of a LIST token's listing.
+type ListPage struct {
+	// Objects are in byte order of their keys; empty (never nil) when nothing (more) is there.
+	Objects []ListEntry `json:"objects"`
+	// Truncated is true when more objects follow: pass NextAfter as List's after.
+	Truncated bool `json:"truncated"`
+	// NextAfter is the last key of this page when Truncated, else "".
+	NextAfter string `json:"next_after,omitempty"`
+}
+
+// ListEntry is one object of a listing.
+type ListEntry struct {
+	// Key is relative to the token's prefix: the object's key is prefix + Key, and its URL
+	// through a GET prefix token PrefixURL(url, Key).
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+	// ETag is the entity tag without quotes; "" when the store did not say.
+	ETag         string    `json:"etag"`
+	LastModified time.Time `json:"last_modified"`
+}
+
+// List returns one page of the objects under a LIST token's prefix (GET /object/{token} of a
+// LIST token; one hit per page). after is a key relative to the prefix (the page starts after
+// it; "" for the first page, then the previous page's NextAfter); limit is 1–1000, or 0 or
+// less for the gateway's default (1000).
+//
+// objectURL must be a LIST token's: the URL of a GET token would spend one of its hits on a
+// download, which List then refuses as not a listing. Errors: ErrTokenNotFound,
+// ErrTokenExpired, ErrMethodNotAllowed (a HEAD, PUT or DELETE token), ErrHitsExceeded,
+// ErrForbidden (the token is bound to other addresses), ErrBadRequest (limit above 1000),
+// ErrUpstream, ErrStoreUnavailable.
+func (c *Client) List(ctx context.Context, objectURL, after string, limit int) (*ListPage, error) {
+	u, err := c.resolve(objectURL)
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	u.RawQuery = q.Encode()
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, responseError(resp)
+	}
+	// A download answers with Accept-Ranges (and its object's own type); a listing never.
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" || resp.Header.Get("Accept-Ranges") != "" {
+		return nil, fmt.Errorf("assetgateway: GET %s: the answer is an object, not a listing (not a LIST token's URL)", redactURL(u))
+	}
+	var page ListPage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxControlResponse)).Decode(&page); err != nil {
+		return nil, fmt.Errorf("assetgateway: GET %s: decoding the listing: %w", redactURL(u), err)
+	}
+	if page.Objects == nil {
+		page.Objects = []ListEntry{}
+	}
+	return &page, nil
+}
+
+// PrefixURL returns the URL of an object under a prefix token: tokenURL (the url CreateToken
+// returned) followed by key, the part of the object's key after the token's prefix (a
+// ListEntry.Key). Each segment of key is escaped; its slashes stay slashes, as the gateway
+// wants them.
+func PrefixURL(tokenURL, key string) string {
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return strings.TrimRight(tokenURL, "/") + "/" + strings.Join(segs, "/")
 }
 
 // objectInfo reads the object headers of a GET or HEAD answer.

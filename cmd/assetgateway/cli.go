@@ -34,16 +34,19 @@ const (
 const usageMain = `Usage: assetgateway <command> [flags] [arguments]
 
 Commands for the control API (they need a control token):
-  token create      mint a token
-  token get         show a token's record
-  token status      show a token's record and whether its object exists
-  token delete      revoke a token
-  callbacks failed  list the webhooks that were given up
-  callbacks retry   send a failed webhook again
+  token create        mint a token
+  token create-batch  mint many tokens from a JSON file, in one call
+  token get           show a token's record
+  token status        show a token's record and whether its object exists
+  token delete        revoke a token
+  callbacks failed    list the webhooks that were given up
+  callbacks retry     send a failed webhook again
 
 Commands for object URLs (the token in the URL is the only credential):
   upload            upload a file through a PUT token's URL
   download          download an object through a GET token's URL
+  list              list the objects under a LIST token's prefix
+  delete            delete the object of a DELETE token's URL
 
   help [command]    show the help of a command ("assetgateway <command> -h" too)
 
@@ -113,6 +116,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.upload(ctx, args[1:])
 	case "download":
 		return c.download(ctx, args[1:])
+	case "list":
+		return c.status("list", c.list(ctx, args[1:]))
+	case "delete":
+		return c.status("delete", c.deleteObject(ctx, args[1:]))
 	}
 	fmt.Fprintf(c.stderr, "assetgateway: unknown command %q (run the server with: assetgateway -config FILE; see: assetgateway help)\n", args[0])
 	return exitUsage
@@ -134,16 +141,19 @@ func (c *cli) help(args []string) int {
 
 // usages are the help texts of the commands, by name.
 var usages = map[string]string{
-	"token":            usageToken,
-	"token create":     usageTokenCreate,
-	"token get":        usageTokenGet,
-	"token status":     usageTokenStatus,
-	"token delete":     usageTokenDelete,
-	"callbacks":        usageCallbacks,
-	"callbacks failed": usageCallbacksFailed,
-	"callbacks retry":  usageCallbacksRetry,
-	"upload":           usageUpload,
-	"download":         usageDownload,
+	"token":              usageToken,
+	"token create":       usageTokenCreate,
+	"token create-batch": usageTokenCreateBatch,
+	"token get":          usageTokenGet,
+	"token status":       usageTokenStatus,
+	"token delete":       usageTokenDelete,
+	"callbacks":          usageCallbacks,
+	"callbacks failed":   usageCallbacksFailed,
+	"callbacks retry":    usageCallbacksRetry,
+	"upload":             usageUpload,
+	"download":           usageDownload,
+	"list":               usageList,
+	"delete":             usageDelete,
 }
 
 // common are the flags every command takes.
@@ -187,6 +197,13 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 				fmt.Fprint(c.stdout, usages[fs.Name()])
 				return nil, errHelp
 			}
+			// A generated token begins with "-" once in 64: such an argument that is no flag
+			// is the argument it looks like. The flag package dropped it from the rest.
+			if rest := fs.Args(); len(rest) < len(args) && tokenLike(args[len(args)-len(rest)-1]) {
+				pos = append(pos, args[len(args)-len(rest)-1])
+				args = rest
+				continue
+			}
 			return nil, c.usageError(fs.Name(), "%v", err)
 		}
 		args = fs.Args()
@@ -204,6 +221,22 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 		return nil, c.usageError(fs.Name(), "unexpected argument %q", pos[maxArgs])
 	}
 	return pos, nil
+}
+
+// tokenLike reports whether an argument that failed as a flag is rather a token (16–128
+// characters of A-Z a-z 0-9 _ -) that happens to begin with one "-". Undefined flags are
+// short, lower-case words; a mistyped one of 16 or more characters is then refused as an
+// unexpected argument instead.
+func tokenLike(arg string) bool {
+	if len(arg) < 16 || len(arg) > 128 || !strings.HasPrefix(arg, "-") || strings.HasPrefix(arg, "--") {
+		return false
+	}
+	for _, r := range arg {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func indexOf(args []string, s string) int {

@@ -23,11 +23,13 @@ import (
 const cliControl = "control-token-for-cli-tests"
 
 // cliGateway is an in-process gateway (api + proxy + embedded store + a directory bucket
-// "local") for the subcommands to talk to.
+// "local", and an S3 bucket "s3" on a fake store whose tokens can redirect) for the
+// subcommands to talk to.
 type cliGateway struct {
 	url  string
 	api  *client.Client
 	dead *cliDeadLetters
+	s3   *cliStore
 }
 
 func newCLIGateway(t *testing.T) *cliGateway {
@@ -40,18 +42,28 @@ func newCLIGateway(t *testing.T) *cliGateway {
 	store := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour})
 	t.Cleanup(func() { store.Close() })
 	dead := &cliDeadLetters{}
-	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]proxy.Backend{"local": files}})
+	fake := &cliStore{objects: map[string]cliObject{}}
+	fakeSrv := httptest.NewServer(fake)
+	t.Cleanup(fakeSrv.Close)
+	s3, err := proxy.NewS3(context.Background(), proxy.S3Options{Bucket: "b", Endpoint: fakeSrv.URL, ForcePathStyle: true,
+		AccessKey: "ak", SecretKey: "sk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s3.Close() })
+	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]proxy.Backend{"local": files, "s3": s3}})
 	srv := httptest.NewServer(api.New(api.Options{
 		Tokens:        store,
 		Objects:       objects,
-		Buckets:       map[string]api.Bucket{"local": files},
+		Buckets:       map[string]api.Bucket{"local": files, "s3": s3},
+		Redirects:     map[string]bool{"s3": proxy.CanPresign(s3)},
 		ControlTokens: []string{cliControl},
 		Host:          "http://gateway.invalid", // the CLI must work with the url it is given
 		MaxTTL:        24 * time.Hour,
 		DeadLetters:   dead,
 	}))
 	t.Cleanup(srv.Close)
-	return &cliGateway{url: srv.URL, api: client.New(srv.URL, cliControl), dead: dead}
+	return &cliGateway{url: srv.URL, api: client.New(srv.URL, cliControl), dead: dead, s3: fake}
 }
 
 // cliDeadLetters is a hand-written DeadLetters with one failed webhook.
@@ -173,6 +185,12 @@ func TestCLIHelp(t *testing.T) {
 		{[]string{"upload", "-h"}, 0, "--content-type TYPE"},
 		{[]string{"download", "-h"}, 0, "--range RANGE"},
 		{[]string{"callbacks", "retry", "-h"}, 0, "callbacks retry ID"},
+		{[]string{"help", "token", "create"}, 0, "--content-type-allowed TYPE"},
+		{[]string{"token", "create-batch", "-h"}, 0, "Usage: assetgateway token create-batch FILE|-"},
+		{[]string{"help", "list"}, 0, "--after KEY"},
+		{[]string{"list", "-h"}, 0, "LIST token"},
+		{[]string{"delete", "--help"}, 0, "Usage: assetgateway delete [flags] OBJECT-URL"},
+		{[]string{"help"}, 0, "token create-batch"},
 		{[]string{"help", "nope"}, 2, `no help for "nope"`},
 		{nil, 2, "Usage: assetgateway <command>"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
@@ -270,7 +288,7 @@ func TestCLITokenErrors(t *testing.T) {
 		stderr string
 	}{
 		{"missing flags", env, []string{"token", "create", "--key", "k"}, 2, "missing --bucket, --method"},
-		{"bad method", env, []string{"token", "create", "--bucket", "b", "--key", "k", "--method", "POST"}, 2, "want GET, HEAD, PUT or DELETE"},
+		{"bad method", env, []string{"token", "create", "--bucket", "b", "--key", "k", "--method", "POST"}, 2, "want GET, HEAD, PUT, DELETE or LIST"},
 		{"both expiries", env, append(create, "--expires-in", "60", "--expire-at", "1900000000"), 2, "not both"},
 		{"bad duration", env, append(create, "--expires-in", "soon"), 2, "--expires-in"},
 		{"sub-second", env, append(create, "--expires-in", "1500ms"), 2, "whole number of seconds"},

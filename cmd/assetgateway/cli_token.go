@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,32 +19,71 @@ import (
 	"github.com/assetgateway/assetgateway/client"
 )
 
-const usageToken = `Usage: assetgateway token <create|get|status|delete> [flags] [TOKEN]
+const usageToken = `Usage: assetgateway token <create|create-batch|get|status|delete> [flags] [TOKEN|FILE]
 
-  token create --bucket B --key K --method GET|HEAD|PUT|DELETE [flags]
-                        mint a token
-  token get TOKEN       show its record
-  token status TOKEN    show its record and a live look at its object
-  token delete TOKEN    revoke it at once
+  token create --bucket B (--key K | --prefix P) --method GET|HEAD|PUT|DELETE|LIST [flags]
+                             mint a token
+  token create-batch FILE|-  mint up to 1000 tokens described in a JSON file, in one call
+  token get TOKEN            show its record
+  token status TOKEN         show its record and a live look at its object
+  token delete TOKEN         revoke it at once
 
 Run 'assetgateway help token <command>' for the flags of each.
 `
 
-const usageTokenCreate = `Usage: assetgateway token create --bucket B --key K --method GET|HEAD|PUT|DELETE [flags]
+const usageTokenCreate = `Usage: assetgateway token create --bucket B (--key K | --prefix P) --method METHOD [flags]
 
 Mints a token (POST /token) and prints the answer as JSON; "url" is the object URL to hand out.
 
   --bucket ALIAS         a configured bucket alias (required)
-  --key KEY              the object key (required)
-  --method METHOD        GET, HEAD, PUT or DELETE (required)
+  --key KEY              the object key (this, or --prefix, is required)
+  --prefix PREFIX        instead of --key: every object whose key starts with PREFIX, served at
+                         <url>/<rest of the key> by a GET or HEAD token, listed by a LIST token
+  --method METHOD        GET, HEAD, PUT, DELETE, or LIST (with --prefix) (required)
   --filename NAME        file name offered to browsers (Content-Disposition)
+  --disposition MODE     attachment (save the file, the default) or inline (show it)
   --expires-in DURATION  lifetime: 90s, 30m, 1h, 2h30m, or seconds (default: the gateway's, 30m)
   --expire-at TIME       end of life: Unix seconds or RFC 3339 (not with --expires-in)
-  --max-hits N           successful GETs/PUTs allowed, -1 for unlimited
-                         (default: 1 for PUT and DELETE, unlimited for GET and HEAD)
+  --max-hits N           successful GETs/PUTs/DELETEs/listing pages allowed, -1 for unlimited
+                         (default: 1 for PUT and DELETE, unlimited for the others)
   --size SIZE            upload limit: bytes, or with a unit (KB, MB, GB, KiB, MiB, GiB), -1 for none
   --callback URL         http(s) URL that receives a webhook after every access
   --token TOKEN          a custom token (16-128 of A-Z a-z 0-9 _ -); default: a random one
+  --delivery MODE        stream (the gateway moves the bytes) or redirect (307 to a short-lived
+                         presigned URL of the bucket; GET and PUT tokens of an S3 bucket)
+                         (default: the bucket's configuration, usually stream)
+  --ip ADDR|CIDR         a client address the token works from (10.0.0.7, 10.0.0.0/8,
+                         2001:db8::/32); repeat for more (default: anywhere)
+  --cache-control VALUE  Cache-Control of the downloads instead of "private, no-store"
+
+Upload constraints (PUT tokens):
+  --content-type-allowed TYPE  a media type an upload may declare (image/png, image/*);
+                         repeat for more (default: any)
+  --sha256 HEX           the SHA-256 the upload must have (64 hex digits); anything else is
+                         refused and nothing is stored
+  --meta NAME=VALUE      user metadata stored with the object; repeat for more
+  --if-none-match        never overwrite an object that already exists
+
+  --gateway, --control-token, --quiet   see 'assetgateway help'
+`
+
+const usageTokenCreateBatch = `Usage: assetgateway token create-batch FILE|-
+
+Mints up to 1000 tokens in one call (POST /tokens). FILE (or standard input, with -) holds a
+JSON array of token descriptions, each with the fields of POST /token (the JSON names, not
+the flags of 'token create'):
+
+  [{"bucket": "assets", "key": "a.jpg", "method": "GET", "max_hits": 1},
+   {"bucket": "assets", "prefix": "album/", "method": "LIST"}]
+
+({"tokens": [...]}, the HTTP body itself, is read too.) A field name that is not one of
+POST /token's, also in another case, is refused before anything is sent. The gateway checks
+the whole batch first: one invalid item refuses all of them, and the error names each
+problem by its index (tokens[3].key: required). Otherwise it prints the results as a JSON
+array, in order: {"status": 201, "token", "method", "filename", "expire_at", "url"} for each
+minted token, {"status": 409, "code": "token_exists", "message"} for a custom token that was
+taken; the exit status is then 1 if any item was not minted.
+
   --gateway, --control-token, --quiet   see 'assetgateway help'
 `
 
@@ -94,6 +140,8 @@ func (c *cli) token(ctx context.Context, args []string) int {
 		return exitOK
 	case "create":
 		return c.status("token create", c.tokenCreate(ctx, args))
+	case "create-batch":
+		return c.status("token create-batch", c.tokenCreateBatch(ctx, args))
 	case "get", "status", "delete":
 		return c.status("token "+sub, c.tokenOne(ctx, sub, args))
 	}
@@ -109,9 +157,11 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 		expiresIn, expireAt      string
 		maxHits, size            optional
 		bucket, key, method, tok string
+		contentTypes, meta, ips  repeated
 	)
 	fs.StringVar(&bucket, "bucket", "", "")
 	fs.StringVar(&key, "key", "", "")
+	fs.StringVar(&req.Prefix, "prefix", "", "")
 	fs.StringVar(&method, "method", "", "")
 	fs.StringVar(&req.Filename, "filename", "", "")
 	fs.StringVar(&expiresIn, "expires-in", "", "")
@@ -120,11 +170,19 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 	fs.Var(&size, "size", "")
 	fs.StringVar(&req.Callback, "callback", "", "")
 	fs.StringVar(&tok, "token", "", "")
+	fs.StringVar(&req.Delivery, "delivery", "", "")
+	fs.Var(&contentTypes, "content-type-allowed", "")
+	fs.StringVar(&req.SHA256, "sha256", "", "")
+	fs.Var(&meta, "meta", "")
+	fs.BoolVar(&req.IfNoneMatch, "if-none-match", false, "")
+	fs.Var(&ips, "ip", "")
+	fs.StringVar(&req.Disposition, "disposition", "", "")
+	fs.StringVar(&req.CacheControl, "cache-control", "", "")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	var missing []string
-	for _, f := range []struct{ name, value string }{{"--bucket", bucket}, {"--key", key}, {"--method", method}} {
+	for _, f := range []struct{ name, value string }{{"--bucket", bucket}, {"--key or --prefix", key + req.Prefix}, {"--method", method}} {
 		if f.value == "" {
 			missing = append(missing, f.name)
 		}
@@ -132,11 +190,28 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 	if len(missing) > 0 {
 		return c.usageError(fs.Name(), "missing %s", strings.Join(missing, ", "))
 	}
+	if key != "" && req.Prefix != "" {
+		return c.usageError(fs.Name(), "give --key or --prefix, not both")
+	}
 	req.Bucket, req.Key, req.Method, req.Token = bucket, key, strings.ToUpper(method), tok
 	switch req.Method {
-	case client.MethodGet, client.MethodHead, client.MethodPut, client.MethodDelete:
+	case client.MethodGet, client.MethodHead, client.MethodPut, client.MethodDelete, client.MethodList:
 	default:
-		return c.usageError(fs.Name(), "--method: want GET, HEAD, PUT or DELETE")
+		return c.usageError(fs.Name(), "--method: want GET, HEAD, PUT, DELETE or LIST")
+	}
+	req.ContentTypes, req.IP = contentTypes, ips
+	for _, kv := range meta {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return c.usageError(fs.Name(), "--meta %q: want NAME=VALUE", kv)
+		}
+		if _, dup := req.Metadata[name]; dup {
+			return c.usageError(fs.Name(), "--meta: %q given twice", name)
+		}
+		if req.Metadata == nil {
+			req.Metadata = map[string]string{}
+		}
+		req.Metadata[name] = value
 	}
 	if expiresIn != "" && expireAt != "" {
 		return c.usageError(fs.Name(), "give --expires-in or --expire-at, not both")
@@ -178,6 +253,147 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	return c.printJSON(created)
+}
+
+// maxBatchFile caps the JSON file of "token create-batch" (the gateway's own cap,
+// server.max_control_body, is usually far lower).
+const maxBatchFile = 64 << 20
+
+// tokenCreateBatch runs "token create-batch FILE|-".
+func (c *cli) tokenCreateBatch(ctx context.Context, args []string) error {
+	fs, co := c.flags("token create-batch")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	var in io.Reader
+	if pos[0] == "-" {
+		if c.isTerminal(c.stdin) {
+			return c.usageError(fs.Name(), "standard input is a terminal: give a FILE, or pipe the JSON in")
+		}
+		in = c.stdin
+	} else {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	raw, err := io.ReadAll(io.LimitReader(in, maxBatchFile+1))
+	if err != nil {
+		return err
+	}
+	if len(raw) > maxBatchFile {
+		return fmt.Errorf("%s: larger than %d MiB", pos[0], maxBatchFile>>20)
+	}
+	reqs, err := parseBatch(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	api, err := c.newClient(fs, co, true)
+	if err != nil {
+		return err
+	}
+	results, err := api.CreateTokens(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	if err := c.printJSON(results); err != nil {
+		return err
+	}
+	refused := map[string]int{}
+	n := 0
+	for _, r := range results {
+		if r.Err() != nil {
+			refused[r.Code]++
+			n++
+		}
+	}
+	if n > 0 {
+		var codes []string
+		for code, k := range refused {
+			codes = append(codes, fmt.Sprintf("%d %s", k, code))
+		}
+		slices.Sort(codes)
+		return fmt.Errorf("%d of %d tokens not minted (%s)", n, len(results), strings.Join(codes, ", "))
+	}
+	return nil
+}
+
+// batchFields are the JSON names of a token description: POST /token's fields.
+var batchFields = func() map[string]bool {
+	t := reflect.TypeFor[client.CreateRequest]()
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}()
+
+// parseBatch reads a JSON array of token descriptions, or {"tokens": [...]}. Field names must
+// be POST /token's exactly: encoding/json would match "Max_Hits" to max_hits, or drop a
+// misspelt "max_hit" — and mint a token with more hits than intended.
+func parseBatch(raw []byte) ([]client.CreateRequest, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		var wrapped map[string]json.RawMessage
+		if json.Unmarshal(raw, &wrapped) != nil || len(wrapped) != 1 || wrapped["tokens"] == nil {
+			return nil, errors.New(`want a JSON array of token descriptions, or {"tokens": [...]}`)
+		}
+		if err := json.Unmarshal(wrapped["tokens"], &items); err != nil {
+			return nil, errors.New(`"tokens": want an array of token descriptions`)
+		}
+	}
+	if len(items) == 0 {
+		return nil, errors.New("no token descriptions")
+	}
+	reqs := make([]client.CreateRequest, len(items))
+	for i, item := range items {
+		names, err := memberNames(item)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		seen := map[string]bool{}
+		for _, name := range names {
+			switch {
+			case !batchFields[name]:
+				return nil, fmt.Errorf("item %d: unknown field %q", i, name)
+			case seen[name]:
+				return nil, fmt.Errorf("item %d: %q given more than once", i, name)
+			}
+			seen[name] = true
+		}
+		dec := json.NewDecoder(bytes.NewReader(item))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&reqs[i]); err != nil {
+			return nil, fmt.Errorf("item %d: %v", i, strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	return reqs, nil
+}
+
+// memberNames returns the member names of a JSON object, in order, duplicates included.
+func memberNames(obj json.RawMessage) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var names []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("not a JSON object")
+		}
+		names = append(names, tok.(string)) // a member name is always a string
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, errors.New("not a JSON object")
+		}
+	}
+	return names, nil
 }
 
 // tokenOne runs "token get|status|delete TOKEN".
@@ -275,6 +491,15 @@ func (c *cli) callbacksRetry(ctx context.Context, args []string) error {
 	}{pos[0], true})
 }
 
+// repeated is a string flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string { return strings.Join(*r, ",") }
+func (r *repeated) Set(s string) error {
+	*r = append(*r, s)
+	return nil
+}
+
 // optional is a string flag that remembers whether it was given.
 type optional struct {
 	value string
@@ -350,5 +575,8 @@ func parseSize(s string) (int64, error) {
 	return n * factor, nil
 }
 
-// Interface check: optional is a flag.Value.
-var _ flag.Value = (*optional)(nil)
+// Interface checks: optional and repeated are flag.Values.
+var (
+	_ flag.Value = (*optional)(nil)
+	_ flag.Value = (*repeated)(nil)
+)

@@ -27,7 +27,8 @@ answer, {"etag": "...", "size": N}, as JSON. OBJECT-URL is the "url" of 'token c
 path (/object/TOKEN) or a bare token, resolved against --gateway. A file, or redirected
 input, is sent with its length (the gateway refuses one over the token's size before a byte
 is sent); a pipe streams chunked. A failed upload leaves no object and does not use up the
-token.
+token. Through a token with redirect delivery, a file (sent with its length) goes straight to
+the bucket's presigned URL the gateway redirects to; a pipe streams through the gateway.
 
   --content-type TYPE   media type stored with the object
                         (default: from FILE's extension, else application/octet-stream)
@@ -40,7 +41,9 @@ const usageDownload = `Usage: assetgateway download [flags] OBJECT-URL [FILE|DIR
 Downloads the object of a GET token's URL (one hit) into FILE, into standard output with -,
 or, with no FILE or a DIRECTORY, under the name the token offers (Content-Disposition) or else
 the URL's last segment, made safe (no path separators, no leading dots, no control
-characters). The path written is printed on standard output. The download goes to a
+characters). An object under a prefix token is OBJECT-URL/KEY (or TOKEN/KEY). Through a token
+with redirect delivery the object comes from the bucket's presigned URL the gateway
+redirects to. The path written is printed on standard output. The download goes to a
 temporary file in the same directory, renamed into place when complete: an interrupted
 download leaves nothing behind. An existing file is never overwritten without --force: a
 FILE given by name is refused before the download starts; a name chosen from the download
@@ -53,12 +56,17 @@ gets " (1)", " (2)", ... appended instead.
 `
 
 // objectRef turns an OBJECT-URL argument into what the client resolves: absolute URLs and
-// paths as they are, a bare token as /object/TOKEN.
+// paths as they are, a bare token as /object/TOKEN, and TOKEN/KEY (an object under a prefix
+// token) as /object/TOKEN/KEY with each segment escaped.
 func objectRef(arg string) string {
 	if strings.Contains(arg, "://") || strings.HasPrefix(arg, "/") {
 		return arg
 	}
-	return "/object/" + url.PathEscape(arg)
+	segs := strings.Split(arg, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return "/object/" + strings.Join(segs, "/")
 }
 
 // upload runs "upload OBJECT-URL [FILE|-]".
@@ -389,6 +397,27 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.p.add(n)
 	return n, err
+}
+
+// errNotSeekable is countingReader's Seek over a reader that cannot seek.
+var errNotSeekable = errors.New("not seekable")
+
+// Seek seeks the underlying reader, when it can (a file, not a pipe), and moves the progress
+// bar with it: the client rewinds an upload body that a redirect makes it send again.
+func (c *countingReader) Seek(offset int64, whence int) (int64, error) {
+	s, ok := c.r.(io.Seeker)
+	if !ok {
+		return 0, errNotSeekable
+	}
+	before, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	after, err := s.Seek(offset, whence)
+	if err == nil {
+		c.p.add(int(after - before))
+	}
+	return after, err
 }
 
 // countingWriter reports the bytes written to a progress bar.

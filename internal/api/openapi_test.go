@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,7 +66,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	// Every contract code is in the error enum, and nothing else.
 	codes := []string{"bad_request", "unauthorized", "forbidden", "token_not_found", "object_not_found", "not_found",
 		"method_not_allowed", "token_exists", "hits_exceeded", "token_expired", "precondition_failed", "size_exceeded",
-		"request_too_large", "range_not_satisfiable", "too_many_requests", "internal_error", "upstream_error", "store_unavailable"}
+		"request_too_large", "range_not_satisfiable", "too_many_requests", "internal_error", "upstream_error", "store_unavailable",
+		"unsupported_media_type", "checksum_mismatch"}
 	var enum []string
 	for _, v := range doc.Components.Schemas["Error"].Value.Properties["code"].Value.Enum {
 		enum = append(enum, v.(string))
@@ -162,6 +165,7 @@ func (d *oasDeadLetters) Replay(_ context.Context, id string) error {
 // status) pairs seen so far.
 type oasGateway struct {
 	url       string
+	s3URL     string // where the "broken" alias's presigned URLs point
 	clock     *storetest.Clock
 	store     *oasStore
 	dead      *oasDeadLetters
@@ -172,7 +176,7 @@ type oasGateway struct {
 	unchecked map[string]bool // routes not implemented yet: left out of the coverage check
 }
 
-func newOASGateway(t *testing.T, doc *openapi3.T, limit api.RateLimit) *oasGateway {
+func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 	t.Helper()
 	g := &oasGateway{clock: storetest.NewClock(), dead: &oasDeadLetters{}, seen: map[string]bool{}, unchecked: map[string]bool{}}
 	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour, Now: g.clock.Now})
@@ -197,6 +201,7 @@ func newOASGateway(t *testing.T, doc *openapi3.T, limit api.RateLimit) *oasGatew
 	}
 	t.Cleanup(func() { broken.Close() })
 
+	g.s3URL = refusing.URL
 	objects := proxy.New(proxy.Options{
 		Store:   g.store,
 		Buckets: map[string]proxy.Backend{"local": files, "broken": broken},
@@ -213,10 +218,12 @@ func newOASGateway(t *testing.T, doc *openapi3.T, limit api.RateLimit) *oasGatew
 		Host:          g.url,
 		MaxTTL:        7 * 24 * time.Hour,
 		MaxBody:       4096,
-		DeadLetters:   g.dead,
-		CORS:          api.CORS{AllowedOrigins: []string{"https://app.example.com"}, MaxAge: 10 * time.Minute},
-		RateLimit:     limit,
-		Metrics:       metrics.New(),
+		// Presigning needs no I/O: redirect tokens of the refusing S3 alias answer 307.
+		Redirects:   map[string]bool{"local": proxy.CanPresign(files), "broken": proxy.CanPresign(broken)},
+		DeadLetters: g.dead,
+		CORS:        api.CORS{AllowedOrigins: []string{"https://app.example.com"}, MaxAge: 10 * time.Minute},
+		RateLimit:   limit,
+		Metrics:     metrics.New(),
 		Ready: map[string]func(context.Context) error{
 			"store": func(context.Context) error {
 				if g.notReady.Load() {
@@ -232,9 +239,14 @@ func newOASGateway(t *testing.T, doc *openapi3.T, limit api.RateLimit) *oasGatew
 	t.Cleanup(srv.Close)
 
 	// The router matches request paths against the document's paths, without its servers.
-	routed := *doc
+	// OpenAPI path parameters span one segment; {rest} spans several (a key under a prefix),
+	// which the legacy router spells {rest*}: the router gets a copy so written.
+	routed, err := openapi3.NewLoader().LoadFromData([]byte(strings.ReplaceAll(string(api.OpenAPI()), "/{rest}:", "/{rest*}:")))
+	if err != nil {
+		t.Fatal(err)
+	}
 	routed.Servers = nil
-	g.router, err = legacy.NewRouter(&routed)
+	g.router, err = legacy.NewRouter(routed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +381,7 @@ func (g *oasGateway) validate(t *testing.T, c oasCall, resp *http.Response, body
 		}
 	}
 	g.mu.Lock()
-	g.seen[oasKey(route.Method, route.Path, resp.StatusCode)] = true
+	g.seen[oasKey(route.Method, strings.ReplaceAll(route.Path, "{rest*}", "{rest}"), resp.StatusCode)] = true
 	g.mu.Unlock()
 }
 
@@ -404,6 +416,14 @@ func oasCheckHeader(name string, h *openapi3.Header, got http.Header) error {
 		return fmt.Errorf("header %s: %q: %v", name, raw, err)
 	}
 	return nil
+}
+
+// mintJSON creates a token from a whole POST /token body and returns it.
+func (g *oasGateway) mintJSON(t *testing.T, body string) string {
+	t.Helper()
+	e := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: []string{"Content-Type", "application/json"}, body: body},
+		http.StatusCreated)
+	return e.json(t)["token"].(string)
 }
 
 // mint creates a token and returns it (through the validated path).
@@ -449,7 +469,7 @@ func (g *oasGateway) coverage(t *testing.T, doc *openapi3.T, also ...*oasGateway
 
 func TestOpenAPIResponses(t *testing.T) {
 	doc := oasLoad(t)
-	g := newOASGateway(t, doc, api.RateLimit{})
+	g := newOASGateway(t, api.RateLimit{})
 	jsonCT := []string{"Content-Type", "application/json"}
 	const origin = "https://app.example.com"
 
@@ -485,7 +505,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
 			body: `{"bucket":"local","key":"k","method":"GET","token":"openapi-put-token-0001"}`}, 409)
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
-			body: `{"bucket":"local","key":"` + strings.Repeat("k", 5000) + `","method":"GET"}`}, 413)
+			body: `{"bucket":"local","key":"` + strings.Repeat("k", 5000) + `","method":"GET"}`, invalidRequest: true}, 413)
 		g.store.mode.Store(1)
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT, body: `{"bucket":"local","key":"k","method":"GET"}`}, 503)
 		g.store.mode.Store(2)
@@ -543,9 +563,13 @@ func TestOpenAPIResponses(t *testing.T) {
 		toBroken := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
 			body: `{"bucket":"broken","key":"k","method":"DELETE"}`}, 201).json(t)["token"].(string)
 		g.do(t, oasCall{method: "DELETE", path: "/object/" + toBroken}, 502)
-		g.store.mode.Store(1)
-		g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, 503)
-		g.store.mode.Store(0)
+		elsewhere := g.mintJSON(t, `{"bucket":"local","key":"trash/x","method":"DELETE","ip":["10.0.0.0/8"]}`)
+		g.do(t, oasCall{method: "DELETE", path: "/object/" + elsewhere}, 403)
+		for mode, status := range map[int32]int{1: 503, 2: 500} {
+			g.store.mode.Store(mode)
+			g.do(t, oasCall{method: "DELETE", path: "/object/" + del}, status)
+			g.store.mode.Store(0)
+		}
 	})
 
 	t.Run("OPTIONS /object", func(t *testing.T) {
@@ -603,6 +627,229 @@ func TestOpenAPIResponses(t *testing.T) {
 			g.store.mode.Store(mode)
 			g.do(t, oasCall{method: "GET", path: path}, status)
 			g.do(t, oasCall{method: "HEAD", path: path}, status)
+			g.store.mode.Store(0)
+		}
+	})
+
+	t.Run("POST /token with the optional fields", func(t *testing.T) {
+		sum := sha256.Sum256([]byte("<svg/>"))
+		put := g.mintJSON(t, `{"bucket":"local","key":"up/picture.svg","method":"PUT","content_types":["image/svg+xml","text/*"],`+
+			`"sha256":"`+strings.ToUpper(hex.EncodeToString(sum[:]))+`","metadata":{"owner":"user-42","trace-id":"a b"},"if_none_match":true,`+
+			`"ip":["127.0.0.1","::1","10.1.2.3/8"],"disposition":"attachment","cache_control":"private, max-age=60","delivery":"stream"}`)
+		rec := g.do(t, oasCall{method: "GET", path: "/token/" + put, control: true}, 200).json(t)
+		if fmt.Sprint(rec["ip"]) != "[127.0.0.1/32 ::1/128 10.0.0.0/8]" || rec["if_none_match"] != true || rec["sha256"] != hex.EncodeToString(sum[:]) ||
+			rec["delivery"] != "stream" || rec["disposition"] != nil || rec["cache_control"] != "private, max-age=60" {
+			t.Fatalf("record: %v", rec)
+		}
+		g.do(t, oasCall{method: "PUT", path: "/object/" + put, body: "<svg/>", header: []string{"Content-Type", "image/svg+xml"}}, 200)
+		st := g.do(t, oasCall{method: "GET", path: "/token/" + put + "/status", control: true}, 200).json(t)
+		if st["uploaded"] != true || st["metadata"] == nil {
+			t.Fatalf("status: %v", st)
+		}
+		prefix := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"GET","disposition":"inline"}`)
+		if rec := g.do(t, oasCall{method: "GET", path: "/token/" + prefix, control: true}, 200).json(t); rec["prefix"] != "tree/" || rec["key"] != "" || rec["disposition"] != "inline" {
+			t.Fatalf("prefix record: %v", rec)
+		}
+		list := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"LIST"}`)
+		if rec := g.do(t, oasCall{method: "GET", path: "/token/" + list, control: true}, 200).json(t); rec["method"] != "LIST" {
+			t.Fatalf("LIST record: %v", rec)
+		}
+
+		// Refusals the document's schema lets through, and ones it does not.
+		for _, c := range []struct {
+			body    string
+			invalid bool // the document refuses the request too
+			mention string
+		}{
+			{`{"bucket":"local","key":"k","method":"LIST"}`, false, "LIST needs a prefix"},
+			{`{"bucket":"local","prefix":"p/","method":"PUT"}`, false, "method"},
+			{`{"bucket":"local","key":"k","method":"GET","delivery":"redirect"}`, false, "delivery"},
+			{`{"bucket":"broken","key":"k","method":"PUT","delivery":"redirect","sha256":"` + strings.Repeat("0", 64) + `"}`, false, "delivery"},
+			{`{"bucket":"local","key":"k","method":"GET","content_types":["image/png"],"if_none_match":true}`, false, "only for PUT"},
+			{`{"bucket":"local","key":"k","method":"PUT","metadata":{"Bad Name":"v"}}`, false, "metadata"},
+			{`{"bucket":"local","key":"k","method":"GET","ip":["10.0.0.0/40"]}`, false, "ip[0]"},
+			{`{"bucket":"local","key":"k","prefix":"p/","method":"GET"}`, true, "not both"},
+			{`{"bucket":"local","key":"k","method":"PUT","content_types":["*/*"]}`, true, "content_types[0]"},
+			{`{"bucket":"local","key":"k","method":"PUT","sha256":"abc"}`, true, "sha256"},
+			{`{"bucket":"local","key":"k","method":"GET","disposition":"download"}`, true, "disposition"},
+			{`{"bucket":"local","key":"k","method":"GET","delivery":"pigeon"}`, true, "delivery"},
+		} {
+			e := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT, body: c.body, invalidRequest: c.invalid}, 400)
+			if msg, _ := e.json(t)["message"].(string); !strings.Contains(msg, c.mention) {
+				t.Errorf("%s: message %q lacks %q", c.body, msg, c.mention)
+			}
+		}
+	})
+
+	t.Run("POST /tokens", func(t *testing.T) {
+		body := `{"tokens":[{"bucket":"local","key":"batch/a","method":"GET","filename":"a.txt"},` +
+			`{"bucket":"local","key":"batch/b","method":"GET","token":"openapi-put-token-0001"},` +
+			`{"bucket":"local","prefix":"batch/","method":"LIST","max_hits":3}]}`
+		var out struct {
+			Tokens []map[string]any
+		}
+		e := g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: body}, 200)
+		if err := json.Unmarshal(e.body, &out); err != nil || len(out.Tokens) != 3 {
+			t.Fatalf("batch: %s", e.body)
+		}
+		if r := out.Tokens; r[0]["status"] != 201.0 || r[0]["filename"] != "a.txt" || r[1]["status"] != 409.0 || r[1]["code"] != "token_exists" ||
+			r[2]["status"] != 201.0 || r[2]["method"] != "LIST" {
+			t.Fatalf("results: %v", r)
+		}
+		g.do(t, oasCall{method: "GET", path: "/token/" + out.Tokens[2]["token"].(string), control: true}, 200)
+
+		e = g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT,
+			body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"},{"bucket":"nope","key":"b","method":"GET"}]}`}, 400)
+		if msg := e.json(t)["message"].(string); !strings.Contains(msg, "tokens[1].bucket") {
+			t.Fatalf("batch refusal: %q", msg)
+		}
+		g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: `{"tokens":[]}`, invalidRequest: true}, 400)
+		g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT,
+			body: `{"tokens":[{"bucket":"local","key":"a","method":"GET","max_hit":2}]}`, invalidRequest: true}, 400)
+		g.do(t, oasCall{method: "POST", path: "/tokens", header: jsonCT, body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"}]}`}, 401)
+		g.do(t, oasCall{method: "POST", path: "/tokens", header: append([]string{"Authorization", "Bearer wrong"}, jsonCT...),
+			body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"}]}`}, 403)
+		items := strings.Repeat(`{"bucket":"local","key":"batch/many","method":"GET"},`, 100)
+		g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: `{"tokens":[` + items[:len(items)-1] + `]}`}, 413)
+		for mode, status := range map[int32]int{1: 503, 2: 500} {
+			g.store.mode.Store(mode)
+			g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"}]}`}, status)
+			g.store.mode.Store(0)
+		}
+	})
+
+	t.Run("PUT /object with constraints", func(t *testing.T) {
+		sum := sha256.Sum256([]byte("expected"))
+		checked := g.mintJSON(t, `{"bucket":"local","key":"up/checked.bin","method":"PUT","sha256":"`+hex.EncodeToString(sum[:])+`"}`)
+		e := g.do(t, oasCall{method: "PUT", path: "/object/" + checked, body: "tampered"}, 400)
+		if e.json(t)["code"] != "checksum_mismatch" {
+			t.Fatalf("checksum: %s", e.body)
+		}
+		g.do(t, oasCall{method: "PUT", path: "/object/" + checked, body: "expected"}, 200)
+		typed := g.mintJSON(t, `{"bucket":"local","key":"up/typed.png","method":"PUT","content_types":["image/*"]}`)
+		g.do(t, oasCall{method: "PUT", path: "/object/" + typed, body: "x", header: []string{"Content-Type", "text/plain"}}, 415)
+		once := g.mintJSON(t, `{"bucket":"local","key":"docs/report.txt","method":"PUT","if_none_match":true}`)
+		g.do(t, oasCall{method: "PUT", path: "/object/" + once, body: "overwrite?"}, 412)
+		elsewhere := g.mintJSON(t, `{"bucket":"local","key":"up/far.bin","method":"PUT","ip":["10.0.0.0/8","2001:db8::/32"]}`)
+		g.do(t, oasCall{method: "PUT", path: "/object/" + elsewhere, body: "x"}, 403)
+		// Redirect delivery: a presigned PUT URL that binds the length and type.
+		redirected := g.mintJSON(t, `{"bucket":"broken","key":"up/direct.bin","method":"PUT","delivery":"redirect"}`)
+		e = g.do(t, oasCall{method: "PUT", path: "/object/" + redirected, body: "direct", header: []string{"Content-Type", "text/plain"}}, 307)
+		loc := e.resp.Header.Get("Location")
+		if !strings.HasPrefix(loc, g.s3URL+"/b/up/direct.bin?") || !strings.Contains(loc, "content-length%3Bcontent-type") {
+			t.Fatalf("Location %q", loc)
+		}
+		if rec := g.do(t, oasCall{method: "GET", path: "/token/" + redirected, control: true}, 200).json(t); rec["used_hits"] != 1.0 || rec["delivery"] != "redirect" {
+			t.Fatalf("after the redirect: %v", rec)
+		}
+	})
+
+	t.Run("redirect, listing and client binding on /object/{token}", func(t *testing.T) {
+		for _, k := range []string{"tree/a.txt", "tree/b.txt", "tree/sub/c.txt"} {
+			put := g.mintJSON(t, `{"bucket":"local","key":"`+k+`","method":"PUT"}`)
+			g.do(t, oasCall{method: "PUT", path: "/object/" + put, body: "data of " + k}, 200)
+		}
+		redirected := g.mintJSON(t, `{"bucket":"broken","key":"dir/r.bin","method":"GET","delivery":"redirect","filename":"r.bin","disposition":"inline","cache_control":"max-age=60"}`)
+		e := g.do(t, oasCall{method: "GET", path: "/object/" + redirected, header: []string{"Origin", origin, "Range", "bytes=0-1"}}, 307)
+		loc := e.resp.Header.Get("Location")
+		if !strings.HasPrefix(loc, g.s3URL+"/b/dir/r.bin?") || !strings.Contains(loc, "response-content-disposition=inline") ||
+			!strings.Contains(loc, "response-cache-control=max-age") || e.resp.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Fatalf("redirect: %v", e.resp.Header)
+		}
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + redirected}, 502) // HEAD is answered by the gateway itself
+
+		list := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"LIST"}`)
+		var page struct {
+			Objects []struct {
+				Key  string `json:"key"`
+				Size int64  `json:"size"`
+			} `json:"objects"`
+			Truncated bool   `json:"truncated"`
+			NextAfter string `json:"next_after"`
+		}
+		e = g.do(t, oasCall{method: "GET", path: "/object/" + list + "?limit=2"}, 200)
+		if err := json.Unmarshal(e.body, &page); err != nil || len(page.Objects) != 2 || page.Objects[0].Key != "a.txt" || !page.Truncated || page.NextAfter != "b.txt" {
+			t.Fatalf("first page: %s", e.body)
+		}
+		e = g.do(t, oasCall{method: "GET", path: "/object/" + list + "?after=b.txt"}, 200)
+		page.NextAfter = ""
+		if err := json.Unmarshal(e.body, &page); err != nil || len(page.Objects) != 1 || page.Objects[0].Key != "sub/c.txt" || page.Truncated || page.NextAfter != "" {
+			t.Fatalf("second page: %s", e.body)
+		}
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + list}, 200)
+		g.do(t, oasCall{method: "GET", path: "/object/" + list + "?limit=0", invalidRequest: true}, 400)
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + list + "?limit=1001", invalidRequest: true}, 400)
+		g.do(t, oasCall{method: "PUT", path: "/object/" + list, body: "x"}, 405)
+
+		elsewhere := g.mintJSON(t, `{"bucket":"local","key":"tree/a.txt","method":"GET","ip":["10.0.0.0/8"]}`)
+		g.do(t, oasCall{method: "GET", path: "/object/" + elsewhere}, 403)
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + elsewhere}, 403)
+		if rec := g.do(t, oasCall{method: "GET", path: "/token/" + elsewhere, control: true}, 200).json(t); rec["used_hits"] != 0.0 {
+			t.Fatalf("a refused address used a hit: %v", rec)
+		}
+		inline := g.mintJSON(t, `{"bucket":"local","key":"tree/a.txt","method":"GET","disposition":"inline","cache_control":"public, max-age=60"}`)
+		e = g.do(t, oasCall{method: "GET", path: "/object/" + inline}, 200)
+		if e.resp.Header.Get("Content-Disposition") != "inline" || e.resp.Header.Get("Cache-Control") != "public, max-age=60" {
+			t.Fatalf("inline: %v", e.resp.Header)
+		}
+		prefix := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"GET"}`)
+		if e := g.do(t, oasCall{method: "GET", path: "/object/" + prefix}, 404); e.json(t)["code"] != "object_not_found" {
+			t.Fatalf("a prefix by itself: %s", e.body)
+		}
+	})
+
+	t.Run("GET and HEAD /object/{token}/{rest}", func(t *testing.T) {
+		prefix := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"GET","filename":"from-the-prefix.txt"}`)
+		base := "/object/" + prefix + "/"
+		e := g.do(t, oasCall{method: "GET", path: base + "sub/c.txt", header: []string{"Origin", origin}}, 200)
+		if string(e.body) != "data of tree/sub/c.txt" {
+			t.Fatalf("GET under the prefix: %q", e.body)
+		}
+		tag := strings.Trim(e.resp.Header.Get("ETag"), `"`)
+		e = g.do(t, oasCall{method: "GET", path: base + "sub/c.txt", header: []string{"Range", "bytes=-6"}}, 206)
+		if string(e.body) != "/c.txt" {
+			t.Fatalf("range under the prefix: %q", e.body)
+		}
+		g.do(t, oasCall{method: "GET", path: base + "sub/c.txt", header: []string{"If-None-Match", `"` + tag + `"`}}, 304)
+		g.do(t, oasCall{method: "GET", path: base + "sub/c.txt", header: []string{"If-Match", `"stale"`}}, 412)
+		g.do(t, oasCall{method: "GET", path: base + "sub/c.txt", header: []string{"Range", "bytes=1000-"}}, 416)
+		g.do(t, oasCall{method: "GET", path: base + "sub%2Fc.txt"}, 400)
+		g.do(t, oasCall{method: "GET", path: base + "a%01.txt"}, 400)
+		g.do(t, oasCall{method: "GET", path: base + "sub/"}, 400)
+		g.do(t, oasCall{method: "GET", path: base + "missing.txt"}, 404)
+		g.do(t, oasCall{method: "GET", path: "/object/openapi-unknown-token-01/a.txt"}, 404)
+		g.do(t, oasCall{method: "HEAD", path: base + "a.txt", header: []string{"Origin", origin}}, 200)
+		g.do(t, oasCall{method: "HEAD", path: base + "a.txt", header: []string{"If-None-Match", "*"}}, 304)
+		g.do(t, oasCall{method: "HEAD", path: base + "a.txt", header: []string{"If-Unmodified-Since", "Mon, 02 Jan 2006 15:04:05 GMT"}}, 412)
+		g.do(t, oasCall{method: "HEAD", path: base + "sub%2Fc.txt"}, 400)
+		g.do(t, oasCall{method: "HEAD", path: base + "missing.txt"}, 404)
+		g.do(t, oasCall{method: "OPTIONS", path: base + "sub/c.txt", header: []string{
+			"Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "range"}}, 204)
+
+		headOnly := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"HEAD"}`)
+		g.do(t, oasCall{method: "GET", path: "/object/" + headOnly + "/a.txt"}, 405)
+		once := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"GET","max_hits":1}`)
+		g.do(t, oasCall{method: "GET", path: "/object/" + once + "/a.txt"}, 200)
+		g.do(t, oasCall{method: "GET", path: "/object/" + once + "/b.txt"}, 409)
+		elsewhere := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"GET","ip":["192.0.2.0/24"]}`)
+		g.do(t, oasCall{method: "GET", path: "/object/" + elsewhere + "/a.txt"}, 403)
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + elsewhere + "/a.txt"}, 403)
+		expiring := g.mintJSON(t, `{"bucket":"local","prefix":"tree/","method":"GET","expires_in":1}`)
+		g.clock.Advance(2 * time.Second)
+		g.do(t, oasCall{method: "GET", path: "/object/" + expiring + "/a.txt"}, 410)
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + expiring + "/a.txt"}, 410)
+		fromBroken := g.mintJSON(t, `{"bucket":"broken","prefix":"tree/","method":"GET"}`)
+		g.do(t, oasCall{method: "GET", path: "/object/" + fromBroken + "/a.txt"}, 502)
+		g.do(t, oasCall{method: "HEAD", path: "/object/" + fromBroken + "/a.txt"}, 502)
+		redirected := g.mintJSON(t, `{"bucket":"broken","prefix":"hls/show/","method":"GET","delivery":"redirect"}`)
+		e = g.do(t, oasCall{method: "GET", path: "/object/" + redirected + "/seg/001.ts"}, 307)
+		if loc := e.resp.Header.Get("Location"); !strings.HasPrefix(loc, g.s3URL+"/b/hls/show/seg/001.ts?") {
+			t.Fatalf("Location %q", loc)
+		}
+		for mode, status := range map[int32]int{1: 503, 2: 500} {
+			g.store.mode.Store(mode)
+			g.do(t, oasCall{method: "GET", path: base + "a.txt"}, status)
+			g.do(t, oasCall{method: "HEAD", path: base + "a.txt"}, status)
 			g.store.mode.Store(0)
 		}
 	})
@@ -693,7 +940,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		}
 	})
 
-	limited := newOASGateway(t, doc, api.RateLimit{PerMinute: 1, Burst: 1})
+	limited := newOASGateway(t, api.RateLimit{PerMinute: 1, Burst: 1})
 	t.Run("429", func(t *testing.T) {
 		// One failure spends the whole budget; then every operation that checks a token refuses.
 		limited.do(t, oasCall{method: "GET", path: "/token/openapi-unknown-token-01", header: []string{"Authorization", "Bearer wrong"}}, 403)
@@ -708,6 +955,9 @@ func TestOpenAPIResponses(t *testing.T) {
 			{method: "HEAD", path: "/object/openapi-unknown-token-01"},
 			{method: "PUT", path: "/object/openapi-unknown-token-01", body: "x"},
 			{method: "DELETE", path: "/object/openapi-unknown-token-01"},
+			{method: "POST", path: "/tokens", header: jsonCT, body: `{"tokens":[{"bucket":"local","key":"k","method":"GET"}]}`},
+			{method: "GET", path: "/object/openapi-unknown-token-01/a/b.ts"},
+			{method: "HEAD", path: "/object/openapi-unknown-token-01/a/b.ts"},
 		} {
 			limited.do(t, c, 429)
 		}
