@@ -285,6 +285,13 @@ func (b *bench) largeGet() error {
 		if err != nil {
 			return err
 		}
+		redirTok, err := b.m.redirectToken(b.ctx, c.key)
+		if err != nil {
+			return err
+		}
+		// A redirect token: one round trip to the gateway (a hit, a presigned URL), then the
+		// client follows the 307 straight to MinIO.
+		paths = append(paths, path{"redirect", b.s.gwURL + "/object/" + redirTok})
 		for _, p := range paths { // warm-up: connections, MinIO's page cache
 			if _, err := download(b.ctx, b.hc, p.url, size, buf); err != nil {
 				return fmt.Errorf("%s %s warm-up: %w", p.name, c.label, err)
@@ -315,10 +322,10 @@ func (b *bench) largeGet() error {
 				progress("large GET %s %-7s round %d/%d: %.0f MB/s", c.label, p.name, round+1, c.runs, mbps)
 			}
 		}
-		gw, di, ng := median(res["gateway"]), median(res["direct"]), median(res["nginx"])
+		gw, di, ng, re := median(res["gateway"]), median(res["direct"]), median(res["nginx"]), median(res["redirect"])
 		rd, rn := ratio(gw, di), ratio(gw, ng)
 		rows = append(rows, []string{c.label, fmt.Sprintf("%.0f", gw), fmt.Sprintf("%.0f", di), fmt.Sprintf("%.0f", ng),
-			fmt.Sprintf("%.2f", rd), fmt.Sprintf("%.2f", rn)})
+			fmt.Sprintf("%.2f", rd), fmt.Sprintf("%.2f", rn), fmt.Sprintf("%.0f", re), fmt.Sprintf("%.2f", ratio(re, di))})
 		for _, p := range paths {
 			runs := cpu[c.label+" "+p.name]
 			detail = append(detail, []string{c.label, p.name, runsList(res[p.name], "%.0f"),
@@ -330,9 +337,10 @@ func (b *bench) largeGet() error {
 	body := "One download at a time on a keep-alive connection, whole object, timed from sending the " +
 		"request to the last byte; the client reads through a 256 KiB buffer and discards. Gateway: " +
 		"`GET /object/<unlimited GET token>`; direct: a presigned GET URL on MinIO; nginx: a presigned " +
-		"URL signed for nginx's address (nginx passes Host on). One untimed warm-up download per path " +
-		"first.\n\n" +
-		mdTable([]string{"object", "gateway MB/s", "direct MB/s", "nginx MB/s", "gateway/direct", "gateway/nginx"}, rows) +
+		"URL signed for nginx's address (nginx passes Host on); redirect: a token with `\"delivery\": " +
+		"\"redirect\"`, whose 307 the client follows to a presigned URL (the time includes the round " +
+		"trip to the gateway). One untimed warm-up download per path first.\n\n" +
+		mdTable([]string{"object", "gateway MB/s", "direct MB/s", "nginx MB/s", "gateway/direct", "gateway/nginx", "redirect MB/s", "redirect/direct"}, rows) +
 		"\nEvery run (MB/s, in the order measured), and the CPU cores each process used during the " +
 		"downloads (medians; `other` is the machine's busy time not started by the bench):\n\n" +
 		mdTable([]string{"object", "path", "MB/s of every run", "CPU bench", "CPU gateway", "CPU MinIO", "CPU nginx", "CPU other"}, detail)

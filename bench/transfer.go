@@ -182,6 +182,13 @@ func (m *minter) getToken(ctx context.Context, key string) (string, error) {
 	return m.mint(ctx, map[string]any{"bucket": bucketAlias, "key": key, "method": "GET", "max_hits": -1, "expires_in": 6 * 3600})
 }
 
+// redirectToken mints an unlimited GET token for key that answers with a redirect to a
+// presigned URL (delivery "redirect").
+func (m *minter) redirectToken(ctx context.Context, key string) (string, error) {
+	return m.mint(ctx, map[string]any{"bucket": bucketAlias, "key": key, "method": "GET", "max_hits": -1,
+		"expires_in": 6 * 3600, "delivery": "redirect"})
+}
+
 // putToken mints a one-upload PUT token for key.
 func (m *minter) putToken(ctx context.Context, key string) (string, error) {
 	return m.mint(ctx, map[string]any{"bucket": bucketAlias, "key": key, "method": "PUT", "expires_in": 6 * 3600})
