@@ -224,14 +224,15 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 }
 
 // tokenLike reports whether an argument that failed as a flag is rather a token (16–128
-// characters of A-Z a-z 0-9 _ -) that happens to begin with one "-". Undefined flags are
-// short, lower-case words; a mistyped one of 16 or more characters is then refused as an
-// unexpected argument instead.
+// characters of A-Z a-z 0-9 _ -), or TOKEN/KEY below a prefix token, that happens to begin
+// with "-" (one generated token in 64 does). Undefined flags are short, lower-case words; a
+// mistyped one of 16 or more such characters is then refused as an unexpected argument.
 func tokenLike(arg string) bool {
-	if len(arg) < 16 || len(arg) > 128 || !strings.HasPrefix(arg, "-") || strings.HasPrefix(arg, "--") {
+	tok, _, _ := strings.Cut(arg, "/")
+	if len(tok) < 16 || len(tok) > 128 || !strings.HasPrefix(tok, "-") {
 		return false
 	}
-	for _, r := range arg {
+	for _, r := range tok {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
 			return false
 		}
