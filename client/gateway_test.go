@@ -126,6 +126,13 @@ func (s *flakyStore) Create(ctx context.Context, tok string, rec token.Record) e
 	return s.Store.Create(ctx, tok, rec)
 }
 
+func (s *flakyStore) CreateMany(ctx context.Context, items []token.Item) ([]error, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.CreateMany(ctx, items)
+}
+
 func (s *flakyStore) Get(ctx context.Context, tok string) (token.Record, error) {
 	if s.down.Load() {
 		return token.Record{}, errDown

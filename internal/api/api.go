@@ -21,6 +21,7 @@ import (
 // Tokens is what the control API needs from the token store.
 type Tokens interface {
 	Create(ctx context.Context, tok string, rec token.Record) error
+	CreateMany(ctx context.Context, items []token.Item) ([]error, error)
 	Get(ctx context.Context, tok string) (token.Record, error)
 	Delete(ctx context.Context, tok string) error
 }

@@ -87,6 +87,13 @@ func (s *switchable) Create(ctx context.Context, tok string, rec token.Record) e
 	return s.Store.Create(ctx, tok, rec)
 }
 
+func (s *switchable) CreateMany(ctx context.Context, items []token.Item) ([]error, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.Store.CreateMany(ctx, items)
+}
+
 // publicResolver answers every name with a public documentation-free address (the test
 // machine has no DNS); literal and private targets are still judged by the real guard.
 type publicResolver struct{}

@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -24,14 +22,9 @@ const maxProblemsShown = 50
 // and the answer lists each item's result in order: 201 with the POST /token fields, or
 // 409 token_exists for a custom token that was taken.
 func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
-		}
-		return badRequest("could not read the request body")
+	raw, e := a.readBody(w, r)
+	if e != nil {
+		return e
 	}
 	if e := checkFields(raw, batchFields); e != nil {
 		return e
@@ -67,7 +60,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 		d := json.NewDecoder(bytes.NewReader(itemRaw))
 		d.DisallowUnknownFields()
 		if err := d.Decode(&req); err != nil {
-			problems = append(problems, at+": "+decodeProblem(err))
+			problems = append(problems, at+": "+decodeProblem(err, "not a JSON object"))
 			continue
 		}
 		tok, rec, ps := a.validate(r.Context(), &req)
@@ -89,7 +82,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(strings.Join(problems, "; "))
 	}
 
-	results, err := a.createMany(r, items)
+	results, err := a.tokens.CreateMany(r.Context(), items)
 	if err != nil {
 		return err
 	}
@@ -119,33 +112,3 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 
 // batchFields are the members POST /tokens accepts.
 var batchFields = map[string]bool{"tokens": true}
-
-// createMany files the items in one call when the store batches, else one by one.
-func (a *API) createMany(r *http.Request, items []token.Item) ([]error, error) {
-	if b, ok := a.tokens.(token.Batcher); ok {
-		return b.CreateMany(r.Context(), items)
-	}
-	results := make([]error, len(items))
-	for i, it := range items {
-		err := a.tokens.Create(r.Context(), it.Token, it.Record)
-		switch {
-		case errors.Is(err, token.ErrExists):
-			results[i] = err
-		case err != nil:
-			return nil, err
-		}
-	}
-	return results, nil
-}
-
-// decodeProblem words a decoding error of one item.
-func decodeProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-	return "not a JSON object"
-}

@@ -26,6 +26,9 @@ const benchControl = "bench-control-token"
 type nullTokens struct{}
 
 func (nullTokens) Create(context.Context, string, token.Record) error { return nil }
+func (nullTokens) CreateMany(_ context.Context, items []token.Item) ([]error, error) {
+	return make([]error, len(items)), nil
+}
 func (nullTokens) Get(context.Context, string) (token.Record, error) {
 	return token.Record{}, token.ErrNotFound
 }

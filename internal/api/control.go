@@ -151,34 +151,52 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 // decode reads one JSON object from a capped body; unknown fields are errors (a mistyped
 // "max_hit" must not silently mint an unlimited token).
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any, fields map[string]bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
-	if err == nil {
-		if e := checkFields(body, fields); e != nil {
-			return e
-		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err = dec.Decode(v); err == nil {
-			if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
-				return badRequest("invalid JSON body: more than one value")
-			}
-			return nil
-		}
+	body, e := a.readBody(w, r)
+	if e != nil {
+		return e
 	}
+	if e := checkFields(body, fields); e != nil {
+		return e
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return badRequest("invalid JSON body: empty")
+		}
+		return badRequest(decodeProblem(err, "invalid JSON body"))
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return badRequest("invalid JSON body: more than one value")
+	}
+	return nil
+}
+
+// readBody reads a control request's body, capped at max_control_body (413 past it).
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
 	var tooBig *http.MaxBytesError
-	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge,
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge,
 			Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return badRequest(fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return badRequest(strings.TrimPrefix(err.Error(), "json: ") + " in JSON body")
-	case errors.Is(err, io.EOF):
-		return badRequest("invalid JSON body: empty")
+	case err != nil:
+		return nil, badRequest("could not read the request body")
 	}
-	return badRequest("invalid JSON body")
+	return body, nil
+}
+
+// decodeProblem words a JSON decoding error for the client, naming the field when it can,
+// else saying otherwise.
+func decodeProblem(err error, otherwise string) string {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ") + " in JSON body"
+	}
+	return otherwise
 }
 
 // createFields are the members POST /token accepts.

@@ -3,8 +3,9 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/proxy"
 )
 
 // CORS lets page scripts on other origins use /object URLs.
@@ -76,7 +77,7 @@ func (p *cors) allow(w http.ResponseWriter, r *http.Request) bool {
 // else just the methods. It never looks at the token (a preflight carries no credentials).
 func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	hdr := w.Header()
-	if strings.Contains(r.Pattern, "{rest...}") {
+	if proxy.BelowToken(r) {
 		hdr.Set("Allow", "GET, HEAD, OPTIONS") // an object below a prefix token
 	} else {
 		hdr.Set("Allow", "GET, HEAD, PUT, DELETE, OPTIONS")

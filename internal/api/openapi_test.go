@@ -117,6 +117,13 @@ func (s *oasStore) Create(ctx context.Context, tok string, rec token.Record) err
 	return s.Store.Create(ctx, tok, rec)
 }
 
+func (s *oasStore) CreateMany(ctx context.Context, items []token.Item) ([]error, error) {
+	if err := s.fault(); err != nil {
+		return nil, err
+	}
+	return s.Store.CreateMany(ctx, items)
+}
+
 func (s *oasStore) Get(ctx context.Context, tok string) (token.Record, error) {
 	if err := s.fault(); err != nil {
 		return token.Record{}, err

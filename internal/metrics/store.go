@@ -82,24 +82,10 @@ func (t *timedStore) MarkUploaded(ctx context.Context, g *token.Grant) error {
 	return err
 }
 
-// CreateMany times a batch, filed in one call when the wrapped store batches.
+// CreateMany times a batch.
 func (t *timedStore) CreateMany(ctx context.Context, items []token.Item) ([]error, error) {
 	start := time.Now()
-	var results []error
-	var err error
-	if b, ok := t.Store.(token.Batcher); ok {
-		results, err = b.CreateMany(ctx, items)
-	} else {
-		results = make([]error, len(items))
-		for i, it := range items {
-			if cerr := t.Store.Create(ctx, it.Token, it.Record); errors.Is(cerr, token.ErrExists) {
-				results[i] = cerr
-			} else if cerr != nil {
-				results, err = nil, cerr
-				break
-			}
-		}
-	}
+	results, err := t.Store.CreateMany(ctx, items)
 	t.observe(ctx, "create_many", start, err)
 	return results, err
 }

@@ -246,7 +246,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if g.Record.Method == token.MethodList {
-		if strings.Contains(r.Pattern, "{rest...}") {
+		if BelowToken(r) {
 			h.refund(r, g)
 			return ErrObjectNotFound // a listing has no objects below it
 		}
@@ -319,7 +319,7 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if g.Record.Method == token.MethodList {
-		if strings.Contains(r.Pattern, "{rest...}") {
+		if BelowToken(r) {
 			return ErrObjectNotFound
 		}
 		return h.list(w, r, g, be) // a HEAD of the listing: net/http sends no body
@@ -498,6 +498,12 @@ func redirect(w http.ResponseWriter, u string) {
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }
 
+// BelowToken reports whether r was routed to /object/{token}/{rest...}: a path below the
+// token, even with nothing after the slash.
+func BelowToken(r *http.Request) bool {
+	return strings.Contains(r.Pattern, "{rest...}")
+}
+
 // ErrBadPath means the object path after a prefix token is not acceptable (400).
 var ErrBadPath = errors.New("invalid object path")
 
@@ -507,9 +513,8 @@ var ErrBadPath = errors.New("invalid object path")
 // written as slashes), no control characters, and prefix+path at most 1024 bytes.
 func objectKey(r *http.Request, rec *token.Record) (string, error) {
 	rest := r.PathValue("rest")
-	below := strings.Contains(r.Pattern, "{rest...}") // /object/{token}/…, even with nothing after the slash
 	if rec.Prefix == "" {
-		if below {
+		if BelowToken(r) {
 			return "", ErrObjectNotFound // a key token has nothing below it
 		}
 		return rec.Key, nil

@@ -13,14 +13,7 @@ type Item struct {
 	Record Record
 }
 
-// Batcher is implemented by stores that can file many records in one round trip.
-type Batcher interface {
-	// CreateMany files every item as Create would. It returns one result per item (nil, or
-	// ErrExists for a token that was taken), or an error when the store failed as a whole.
-	CreateMany(ctx context.Context, items []Item) ([]error, error)
-}
-
-// CreateMany implements Batcher: one pipeline of the create script, so a batch of up to a
+// CreateMany implements Store: one pipeline of the create script, so a batch of up to a
 // thousand tokens costs one round trip (one per node on a Redis Cluster).
 func (s *RedisStore) CreateMany(ctx context.Context, items []Item) ([]error, error) {
 	results := make([]error, len(items))
@@ -72,7 +65,7 @@ func (s *RedisStore) CreateMany(ctx context.Context, items []Item) ([]error, err
 	return results, nil
 }
 
-// CreateMany implements Batcher.
+// CreateMany implements Store.
 func (s *MemoryStore) CreateMany(ctx context.Context, items []Item) ([]error, error) {
 	results := make([]error, len(items))
 	for i, it := range items {

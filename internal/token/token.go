@@ -132,6 +132,10 @@ type Store interface {
 	// Create files rec under token, or fails with ErrExists when the token is taken. The
 	// record stays readable until rec.ExpireAt plus the store's retention.
 	Create(ctx context.Context, token string, rec Record) error
+	// CreateMany files every item as Create would, in one round trip where the store can. It
+	// returns one result per item (nil, or ErrExists for a token that was taken), or an
+	// error when the store failed as a whole.
+	CreateMany(ctx context.Context, items []Item) ([]error, error)
 	// Get returns the record, expired or not, until it vanishes after retention.
 	Get(ctx context.Context, token string) (Record, error)
 	// Delete removes the record at once; ErrNotFound when there is none.
