@@ -17,6 +17,7 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
@@ -44,7 +45,7 @@ func newGateway() (*gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := proxy.NewFile(dir)
+	files, err := objstore.NewFile(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -54,7 +55,7 @@ func newGateway() (*gateway, error) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
 	}))
-	broken, err := proxy.NewS3(context.Background(), proxy.S3Options{
+	broken, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: "b", Endpoint: refusing.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
 	})
 	if err != nil {
@@ -63,7 +64,7 @@ func newGateway() (*gateway, error) {
 		return nil, err
 	}
 	fake := newFakeS3()
-	s3, err := proxy.NewS3(context.Background(), proxy.S3Options{
+	s3, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: "b", Endpoint: fake.srv.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
 	})
 	if err != nil {
@@ -80,7 +81,7 @@ func newGateway() (*gateway, error) {
 	dead := &deadLetters{}
 	objects := proxy.New(proxy.Options{
 		Store:   store,
-		Buckets: map[string]proxy.Backend{"local": files, "broken": broken, "s3": s3},
+		Buckets: map[string]objstore.Backend{"local": files, "broken": broken, "s3": s3},
 		Now:     clock.Now,
 	})
 	var h http.Handler
@@ -90,7 +91,7 @@ func newGateway() (*gateway, error) {
 		Tokens:        store,
 		Objects:       objects,
 		Buckets:       map[string]api.Bucket{"local": files, "broken": broken, "s3": s3},
-		Redirects:     map[string]bool{"s3": proxy.CanPresign(s3)},
+		Redirects:     map[string]bool{"s3": objstore.CanPresign(s3)},
 		ControlTokens: []string{controlToken},
 		Host:          base,
 		MaxTTL:        7 * 24 * time.Hour,

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/assetgateway/assetgateway/internal/api"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/testenv"
 	"github.com/assetgateway/assetgateway/internal/token"
@@ -539,7 +540,7 @@ func TestS3Stall(t *testing.T) {
 	const headerTimeout = time.Second
 	tr := &http.Transport{ResponseHeaderTimeout: headerTimeout, Proxy: nil}
 	defer tr.CloseIdleConnections()
-	backend, err := proxy.NewS3(context.Background(), proxy.S3Options{
+	backend, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: env.Bucket, Region: env.S3.Region, Endpoint: "http://" + s3p.Addr, ForcePathStyle: true,
 		AccessKey: env.S3.AccessKey, SecretKey: env.S3.SecretKey,
 		HTTPClient: &http.Client{Transport: tr},
@@ -550,7 +551,7 @@ func TestS3Stall(t *testing.T) {
 	rdb := token.NewRedisClient(token.ClientOptions{Addr: env.Redis.Addr, Timeout: time.Second})
 	store := token.NewRedisStore(token.RedisOptions{Client: rdb, KeyPrefix: "ag:", Retention: time.Hour})
 	defer store.Close()
-	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]proxy.Backend{"assets": backend}})
+	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]objstore.Backend{"assets": backend}})
 	srv := httptest.NewServer(api.New(api.Options{
 		Tokens: store, Objects: objects, Buckets: map[string]api.Bucket{"assets": backend},
 		ControlTokens: []string{controlToken}, Host: "https://gw.example.com", MaxTTL: time.Hour,

@@ -16,6 +16,7 @@ import (
 	"github.com/assetgateway/assetgateway/client"
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -34,7 +35,7 @@ type cliGateway struct {
 
 func newCLIGateway(t *testing.T) *cliGateway {
 	t.Helper()
-	files, err := proxy.NewFile(t.TempDir())
+	files, err := objstore.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,18 +46,18 @@ func newCLIGateway(t *testing.T) *cliGateway {
 	fake := &cliStore{objects: map[string]cliObject{}}
 	fakeSrv := httptest.NewServer(fake)
 	t.Cleanup(fakeSrv.Close)
-	s3, err := proxy.NewS3(context.Background(), proxy.S3Options{Bucket: "b", Endpoint: fakeSrv.URL, ForcePathStyle: true,
+	s3, err := objstore.NewS3(context.Background(), objstore.S3Options{Bucket: "b", Endpoint: fakeSrv.URL, ForcePathStyle: true,
 		AccessKey: "ak", SecretKey: "sk"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s3.Close() })
-	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]proxy.Backend{"local": files, "s3": s3}})
+	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]objstore.Backend{"local": files, "s3": s3}})
 	srv := httptest.NewServer(api.New(api.Options{
 		Tokens:        store,
 		Objects:       objects,
 		Buckets:       map[string]api.Bucket{"local": files, "s3": s3},
-		Redirects:     map[string]bool{"s3": proxy.CanPresign(s3)},
+		Redirects:     map[string]bool{"s3": objstore.CanPresign(s3)},
 		ControlTokens: []string{cliControl},
 		Host:          "http://gateway.invalid", // the CLI must work with the url it is given
 		MaxTTL:        24 * time.Hour,

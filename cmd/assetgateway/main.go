@@ -25,6 +25,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/config"
 	"github.com/assetgateway/assetgateway/internal/metrics"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -117,7 +118,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	redirects := map[string]bool{}
 	redirect := map[string]proxy.Redirect{}
 	for alias, b := range backends {
-		redirects[alias] = proxy.CanPresign(b)
+		redirects[alias] = objstore.CanPresign(b)
 		bc := cfg.Buckets[alias]
 		redirect[alias] = proxy.Redirect{Default: bc.Delivery == "redirect", TTL: bc.PresignTTL}
 		if c, ok := b.(interface{ Check(context.Context) error }); ok {
@@ -243,19 +244,19 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 }
 
 // openBuckets builds one backend per alias.
-func openBuckets(ctx context.Context, cfg *config.Config) (map[string]proxy.Backend, error) {
-	out := make(map[string]proxy.Backend, len(cfg.Buckets))
-	budget := proxy.NewBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
+func openBuckets(ctx context.Context, cfg *config.Config) (map[string]objstore.Backend, error) {
+	out := make(map[string]objstore.Backend, len(cfg.Buckets))
+	budget := objstore.NewBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
 	for alias, b := range cfg.Buckets {
 		switch b.Driver {
 		case config.DriverFile:
-			f, err := proxy.NewFile(b.Root)
+			f, err := objstore.NewFile(b.Root)
 			if err != nil {
 				return nil, fmt.Errorf("bucket %s: %w", alias, err)
 			}
 			out[alias] = f
 		default:
-			o := proxy.S3Options{
+			o := objstore.S3Options{
 				Bucket: b.Bucket, Region: b.Region, Endpoint: b.Endpoint, ForcePathStyle: b.ForcePathStyle,
 				CAFile: b.CAFile, PartSize: int64(b.PartSize), PartConcurrency: b.PartConcurrency,
 				ResponseTimeout: b.ResponseTimeout, UploadBudget: budget,
@@ -264,7 +265,7 @@ func openBuckets(ctx context.Context, cfg *config.Config) (map[string]proxy.Back
 				c := cfg.Credentials[b.Credential]
 				o.AccessKey, o.SecretKey, o.SessionToken = c.AccessKey, c.SecretKey, c.SessionToken
 			}
-			s, err := proxy.NewS3(ctx, o)
+			s, err := objstore.NewS3(ctx, o)
 			if err != nil {
 				return nil, fmt.Errorf("bucket %s: %w", alias, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assetgateway/assetgateway/internal/metrics"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -35,7 +36,7 @@ type Objects interface {
 
 // Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
 type Bucket interface {
-	Head(ctx context.Context, key string, c proxy.Conditions) (proxy.ObjectInfo, error)
+	Head(ctx context.Context, key string, c objstore.Conditions) (objstore.ObjectInfo, error)
 }
 
 // KeyChecker is implemented by buckets that accept fewer keys than S3 does (a local

@@ -23,6 +23,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/metrics"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
@@ -119,14 +120,14 @@ func newFixture(t *testing.T, edits ...func(*api.Options)) *fixture {
 	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour, Now: clock.Now})
 	t.Cleanup(func() { mem.Close() })
 	store := &switchable{Store: mem}
-	files, err := proxy.NewFile(t.TempDir())
+	files, err := objstore.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	events := &sink{}
 	objects := proxy.New(proxy.Options{
 		Store:    store,
-		Buckets:  map[string]proxy.Backend{"local": files},
+		Buckets:  map[string]objstore.Backend{"local": files},
 		Notifier: events,
 		Now:      clock.Now,
 	})

@@ -19,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -770,11 +771,11 @@ func (a *API) tokenStatus(w http.ResponseWriter, r *http.Request) error {
 	if bucket == nil {
 		return fmt.Errorf("%w: bucket alias %q is not configured", proxy.ErrUpstream, rec.Bucket)
 	}
-	info, err := bucket.Head(r.Context(), rec.Key, proxy.Conditions{})
+	info, err := bucket.Head(r.Context(), rec.Key, objstore.Conditions{})
 	switch {
 	case err == nil:
 		v.ObjectExists, v.ObjectSize, v.ETag = true, info.Size, info.ETag
-	case errors.Is(err, proxy.ErrObjectNotFound):
+	case errors.Is(err, objstore.ErrObjectNotFound):
 	case r.Context().Err() != nil:
 		return proxy.ErrClientGone
 	default:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -34,13 +35,13 @@ func FuzzCreateToken(f *testing.F) {
 	const controlToken = "fuzz-control-token"
 	store := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour})
 	defer store.Close()
-	files, err := proxy.NewFile(f.TempDir())
+	files, err := objstore.NewFile(f.TempDir())
 	if err != nil {
 		f.Fatal(err)
 	}
 	h := api.New(api.Options{
 		Tokens:        store,
-		Objects:       proxy.New(proxy.Options{Store: store, Buckets: map[string]proxy.Backend{"local": files}}),
+		Objects:       proxy.New(proxy.Options{Store: store, Buckets: map[string]objstore.Backend{"local": files}}),
 		Buckets:       map[string]api.Bucket{"local": files},
 		ControlTokens: []string{controlToken},
 		Host:          "https://gw.example.com",

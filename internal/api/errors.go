@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -57,13 +58,13 @@ var sentinels = []struct {
 	{token.ErrSizeExceeded, http.StatusRequestEntityTooLarge, "size_exceeded", "upload is larger than this token allows"},
 	{token.ErrExists, http.StatusConflict, "token_exists", "token already exists"},
 	{token.ErrUnavailable, http.StatusServiceUnavailable, "store_unavailable", "token store is unavailable, try again"},
-	{proxy.ErrObjectNotFound, http.StatusNotFound, "object_not_found", "object not found"},
-	{proxy.ErrRangeNotSatisfiable, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "range is outside the object"},
-	{proxy.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "a precondition does not hold (If-Match, If-Unmodified-Since, or an object already exists)"},
+	{objstore.ErrObjectNotFound, http.StatusNotFound, "object_not_found", "object not found"},
+	{objstore.ErrRangeNotSatisfiable, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "range is outside the object"},
+	{objstore.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "a precondition does not hold (If-Match, If-Unmodified-Since, or an object already exists)"},
 	{proxy.ErrForbidden, http.StatusForbidden, "forbidden", "this token cannot be used from your address"},
 	{proxy.ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "this token does not allow uploads of this Content-Type"},
 	{proxy.ErrBadPath, http.StatusBadRequest, "bad_request", "invalid object path"},
-	{proxy.ErrChecksumMismatch, http.StatusBadRequest, "checksum_mismatch", "the upload does not match the SHA-256 this token expects; nothing was stored"},
+	{objstore.ErrChecksumMismatch, http.StatusBadRequest, "checksum_mismatch", "the upload does not match the SHA-256 this token expects; nothing was stored"},
 	{proxy.ErrUpstream, http.StatusBadGateway, "upstream_error", "object store request failed"},
 }
 

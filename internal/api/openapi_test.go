@@ -29,6 +29,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/metrics"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
@@ -189,7 +190,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour, Now: g.clock.Now})
 	t.Cleanup(func() { mem.Close() })
 	g.store = &oasStore{Store: mem}
-	files, err := proxy.NewFile(t.TempDir())
+	files, err := objstore.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
 	}))
 	t.Cleanup(refusing.Close)
-	broken, err := proxy.NewS3(context.Background(), proxy.S3Options{
+	broken, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: "b", Endpoint: refusing.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
 	})
 	if err != nil {
@@ -211,7 +212,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 	g.s3URL = refusing.URL
 	objects := proxy.New(proxy.Options{
 		Store:   g.store,
-		Buckets: map[string]proxy.Backend{"local": files, "broken": broken},
+		Buckets: map[string]objstore.Backend{"local": files, "broken": broken},
 		Now:     g.clock.Now,
 	})
 	var h http.Handler
@@ -226,7 +227,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		MaxTTL:        7 * 24 * time.Hour,
 		MaxBody:       4096,
 		// Presigning needs no I/O: redirect tokens of the refusing S3 alias answer 307.
-		Redirects:   map[string]bool{"local": proxy.CanPresign(files), "broken": proxy.CanPresign(broken)},
+		Redirects:   map[string]bool{"local": objstore.CanPresign(files), "broken": objstore.CanPresign(broken)},
 		DeadLetters: g.dead,
 		CORS:        api.CORS{AllowedOrigins: []string{"https://app.example.com"}, MaxAge: 10 * time.Minute},
 		RateLimit:   limit,

@@ -6,13 +6,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 )
 
 // InstrumentBackend wraps one bucket alias's backend and times every call. Answers the
 // contract defines (missing object, unsatisfiable range, 304, 412) are not failures.
 // Optional methods of the backend (CheckKey, Check) stay reachable.
-func (m *Metrics) InstrumentBackend(alias string, b proxy.Backend) proxy.Backend {
+func (m *Metrics) InstrumentBackend(alias string, b objstore.Backend) objstore.Backend {
 	if m == nil {
 		return b
 	}
@@ -20,14 +20,14 @@ func (m *Metrics) InstrumentBackend(alias string, b proxy.Backend) proxy.Backend
 }
 
 type timedBackend struct {
-	proxy.Backend
+	objstore.Backend
 	alias string
 	m     *Metrics
 }
 
 func (t *timedBackend) observe(ctx context.Context, op string, start time.Time, err error) {
 	d := time.Since(start)
-	for _, answer := range []error{proxy.ErrObjectNotFound, proxy.ErrRangeNotSatisfiable, proxy.ErrNotModified, proxy.ErrPreconditionFailed} {
+	for _, answer := range []error{objstore.ErrObjectNotFound, objstore.ErrRangeNotSatisfiable, objstore.ErrNotModified, objstore.ErrPreconditionFailed} {
 		if errors.Is(err, answer) {
 			err = nil
 			break
@@ -39,36 +39,36 @@ func (t *timedBackend) observe(ctx context.Context, op string, start time.Time, 
 	}
 }
 
-func (t *timedBackend) Get(ctx context.Context, key string, o proxy.GetOptions) (*proxy.Object, error) {
+func (t *timedBackend) Get(ctx context.Context, key string, o objstore.GetOptions) (*objstore.Object, error) {
 	start := time.Now()
 	obj, err := t.Backend.Get(ctx, key, o)
 	t.observe(ctx, "get", start, err)
 	return obj, err
 }
 
-func (t *timedBackend) Head(ctx context.Context, key string, c proxy.Conditions) (proxy.ObjectInfo, error) {
+func (t *timedBackend) Head(ctx context.Context, key string, c objstore.Conditions) (objstore.ObjectInfo, error) {
 	start := time.Now()
 	info, err := t.Backend.Head(ctx, key, c)
 	t.observe(ctx, "head", start, err)
 	return info, err
 }
 
-func (t *timedBackend) Put(ctx context.Context, in proxy.PutInput) (proxy.PutResult, error) {
+func (t *timedBackend) Put(ctx context.Context, in objstore.PutInput) (objstore.PutResult, error) {
 	start := time.Now()
 	res, err := t.Backend.Put(ctx, in)
 	t.observe(ctx, "put", start, err)
 	return res, err
 }
 
-func (t *timedBackend) List(ctx context.Context, prefix, after string, limit int) (proxy.ListPage, error) {
+func (t *timedBackend) List(ctx context.Context, prefix, after string, limit int) (objstore.ListPage, error) {
 	start := time.Now()
 	page, err := t.Backend.List(ctx, prefix, after, limit)
 	t.observe(ctx, "list", start, err)
 	return page, err
 }
 
-// Unwrap returns the backend being timed, so optional interfaces (proxy.Presigner) are found.
-func (t *timedBackend) Unwrap() proxy.Backend { return t.Backend }
+// Unwrap returns the backend being timed, so optional interfaces (objstore.Presigner) are found.
+func (t *timedBackend) Unwrap() objstore.Backend { return t.Backend }
 
 // CheckKey forwards to the backend's key check, when it has one.
 func (t *timedBackend) CheckKey(key string) error {

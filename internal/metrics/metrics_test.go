@@ -13,7 +13,7 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/metrics"
-	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -59,7 +59,7 @@ func TestInstrumentedStoreCountsHits(t *testing.T) {
 
 func TestInstrumentedBackendKeepsOptionalMethods(t *testing.T) {
 	m := metrics.New()
-	f, err := proxy.NewFile(t.TempDir())
+	f, err := objstore.NewFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestInstrumentedBackendKeepsOptionalMethods(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 	ctx, timing := metrics.WithTiming(context.Background())
-	if _, err := b.Head(ctx, "missing", proxy.Conditions{}); err == nil {
+	if _, err := b.Head(ctx, "missing", objstore.Conditions{}); err == nil {
 		t.Fatal("Head of a missing key succeeded")
 	}
 	if timing.Upstream() <= 0 {

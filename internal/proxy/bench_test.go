@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -47,7 +48,7 @@ func BenchmarkParseRange(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = proxy.ParseRange(c.header)
+				_ = objstore.ParseRange(c.header)
 			}
 		})
 	}
@@ -56,21 +57,21 @@ func BenchmarkParseRange(b *testing.B) {
 // memBackend serves one object from memory.
 type memBackend struct {
 	data []byte
-	info proxy.ObjectInfo
+	info objstore.ObjectInfo
 }
 
 func (m *memBackend) Delete(context.Context, string) error { return nil }
 
-func (m *memBackend) List(context.Context, string, string, int) (proxy.ListPage, error) {
-	return proxy.ListPage{}, nil
+func (m *memBackend) List(context.Context, string, string, int) (objstore.ListPage, error) {
+	return objstore.ListPage{}, nil
 }
 
-func (m *memBackend) Get(_ context.Context, _ string, o proxy.GetOptions) (*proxy.Object, error) {
-	obj := &proxy.Object{ObjectInfo: m.info, Body: io.NopCloser(bytes.NewReader(m.data)), Length: int64(len(m.data))}
+func (m *memBackend) Get(_ context.Context, _ string, o objstore.GetOptions) (*objstore.Object, error) {
+	obj := &objstore.Object{ObjectInfo: m.info, Body: io.NopCloser(bytes.NewReader(m.data)), Length: int64(len(m.data))}
 	if o.Range != nil {
 		start, n, ok := o.Range.Resolve(int64(len(m.data)))
 		if !ok {
-			return nil, &proxy.RangeError{Size: int64(len(m.data))}
+			return nil, &objstore.RangeError{Size: int64(len(m.data))}
 		}
 		obj.Body = io.NopCloser(bytes.NewReader(m.data[start : start+n]))
 		obj.Start, obj.Length, obj.Partial = start, n, true
@@ -78,13 +79,13 @@ func (m *memBackend) Get(_ context.Context, _ string, o proxy.GetOptions) (*prox
 	return obj, nil
 }
 
-func (m *memBackend) Head(context.Context, string, proxy.Conditions) (proxy.ObjectInfo, error) {
+func (m *memBackend) Head(context.Context, string, objstore.Conditions) (objstore.ObjectInfo, error) {
 	return m.info, nil
 }
 
-func (m *memBackend) Put(_ context.Context, in proxy.PutInput) (proxy.PutResult, error) {
+func (m *memBackend) Put(_ context.Context, in objstore.PutInput) (objstore.PutResult, error) {
 	n, err := io.Copy(io.Discard, in.Body)
-	return proxy.PutResult{ETag: m.info.ETag, Size: n}, err
+	return objstore.PutResult{ETag: m.info.ETag, Size: n}, err
 }
 
 // sinkWriter is a ResponseWriter that keeps nothing but the status, so that the benchmark
@@ -110,11 +111,11 @@ func (w *sinkWriter) reset() {
 func BenchmarkHandlerGet(b *testing.B) {
 	store := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour})
 	b.Cleanup(func() { store.Close() })
-	be := &memBackend{data: bytes.Repeat([]byte("x"), 1<<10), info: proxy.ObjectInfo{
+	be := &memBackend{data: bytes.Repeat([]byte("x"), 1<<10), info: objstore.ObjectInfo{
 		Size: 1 << 10, ContentType: "video/mp4", ETag: "9e107d9d372bb6826bd81d3542a419d6",
 		LastModified: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
 	}}
-	h := proxy.New(proxy.Options{Store: store, Buckets: map[string]proxy.Backend{"assets": be}})
+	h := proxy.New(proxy.Options{Store: store, Buckets: map[string]objstore.Backend{"assets": be}})
 	ctx := context.Background()
 	rec := token.Record{Bucket: "assets", Key: "videos/2024/demo-000123.mp4", Method: token.MethodGet,
 		ExpireAt: time.Now().Add(time.Hour).Unix(), MaxHits: token.Unlimited, Size: token.Unlimited}

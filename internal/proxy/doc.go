@@ -1,29 +1,9 @@
-// Package proxy serves /object/{token}: it streams one object between a client and the
-// bucket alias the token names, through a Backend — S3 (any S3 API: AWS S3, Tencent COS,
-// MinIO, R2, …) or File (a local directory).
+// Package proxy serves /object/{token}: it checks the token and reserves its hit in the
+// token store, then streams one object between the client and the bucket alias the token
+// names, through an objstore.Backend, and queues the token's webhook.
 //
-// Invariants every Backend keeps (backend_contract_test.go checks them against the File
-// backend, MinIO over http and https, and versitygw):
-//   - bodies stream in both directions; an upload of unknown length holds at most
-//     PartSize × (PartConcurrency+1) bytes (S3) or one copy buffer (File);
-//   - an upload is visible entirely or not at all: a failed or cancelled Put leaves no object
-//     and no partial object (multipart uploads are aborted), and an object previously stored
-//     under the key stays as it was;
-//   - store errors are translated once, at the backend: a missing key is ErrObjectNotFound,
-//     an unsatisfiable range a *RangeError carrying the object's size, anything else an
-//     upstream failure that still wraps the cause.
-//
-// # S3 permissions
-//
-// The credentials of an S3 bucket alias need, on that bucket:
-//   - s3:GetObject — GET and HEAD of objects;
-//   - s3:PutObject — uploads, including every multipart step (CreateMultipartUpload,
-//     UploadPart, CompleteMultipartUpload);
-//   - s3:DeleteObject — DELETE tokens;
-//   - s3:AbortMultipartUpload — discarding a failed multipart upload, so that no parts are
-//     left behind (an "AbortIncompleteMultipartUpload" lifecycle rule on the bucket is a good
-//     second line of defence against a gateway killed mid-upload);
-//   - s3:ListBucket — without it S3 answers 403 instead of 404 for a missing key (the gateway
-//     would report upstream_error rather than object_not_found), and the readiness check
-//     (HeadBucket) needs it.
+// Invariants: nothing reaches the object store without a reserved hit; a hit is handed back
+// when nothing was delivered (the store failed, the object is missing, a precondition or a
+// range refused it, an upload did not complete); once a response's status is out, a failure
+// cuts the connection rather than send a clean end.
 package proxy

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -56,7 +57,7 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // Options configures a Handler.
 type Options struct {
 	Store   Store
-	Buckets map[string]Backend
+	Buckets map[string]objstore.Backend
 	// Notifier receives one event per successful access of a token that has a callback.
 	// Nil: no webhooks.
 	Notifier Notifier
@@ -87,7 +88,7 @@ type Redirect struct {
 // client abandons mid-stream keeps its hit. HEAD never consumes one.
 type Handler struct {
 	store    Store
-	buckets  map[string]Backend
+	buckets  map[string]objstore.Backend
 	notifier Notifier
 	clientIP func(*http.Request) string
 	log      *slog.Logger
@@ -120,7 +121,7 @@ func afterward(r *http.Request) (context.Context, context.CancelFunc) {
 }
 
 // access checks the token and reserves a hit.
-func (h *Handler) access(r *http.Request, method string, contentLength int64) (*token.Grant, Backend, error) {
+func (h *Handler) access(r *http.Request, method string, contentLength int64) (*token.Grant, objstore.Backend, error) {
 	tok := r.PathValue("token")
 	if !token.WellFormed(tok) {
 		return nil, nil, token.ErrNotFound // indistinguishable from an unknown token
@@ -186,21 +187,21 @@ func (h *Handler) refund(r *http.Request, g *token.Grant) {
 
 // upstream wraps a backend failure for the error writer, keeping the contract's sentinels.
 func upstream(err error) error {
-	for _, known := range []error{ErrObjectNotFound, ErrRangeNotSatisfiable, ErrPreconditionFailed, ErrNotModified, ErrChecksumMismatch} {
+	for _, known := range []error{objstore.ErrObjectNotFound, objstore.ErrRangeNotSatisfiable, objstore.ErrPreconditionFailed, objstore.ErrNotModified, objstore.ErrChecksumMismatch} {
 		if errors.Is(err, known) {
 			return err
 		}
 	}
-	if errors.Is(err, ErrInvalidKey) { // a key a directory cannot hold cannot exist there
-		return fmt.Errorf("%w: %w", ErrObjectNotFound, err)
+	if errors.Is(err, objstore.ErrInvalidKey) { // a key a directory cannot hold cannot exist there
+		return fmt.Errorf("%w: %w", objstore.ErrObjectNotFound, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUpstream, err)
 }
 
 // conditions reads a request's preconditions. Unparseable dates are ignored, as RFC 9110
 // asks.
-func conditions(r *http.Request) Conditions {
-	c := Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
+func conditions(r *http.Request) objstore.Conditions {
+	c := objstore.Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 	if v := r.Header.Get("If-Modified-Since"); v != "" {
 		c.IfModifiedSince, _ = http.ParseTime(v)
 	}
@@ -212,7 +213,7 @@ func conditions(r *http.Request) Conditions {
 
 // ifRangeHolds reports whether an If-Range validator still describes the object: an entity
 // tag by strong comparison, or exactly its Last-Modified date (RFC 9110 §13.1.5).
-func ifRangeHolds(v string, info ObjectInfo) bool {
+func ifRangeHolds(v string, info objstore.ObjectInfo) bool {
 	if strings.HasPrefix(v, "W/") {
 		return false // a weak tag never validates a range
 	}
@@ -224,7 +225,7 @@ func ifRangeHolds(v string, info ObjectInfo) bool {
 }
 
 // notModified answers 304 with the validators and caching headers a 200 would have carried.
-func notModified(w http.ResponseWriter, info ObjectInfo) {
+func notModified(w http.ResponseWriter, info objstore.ObjectInfo) {
 	hdr := w.Header()
 	if info.ETag != "" {
 		hdr["ETag"] = []string{`"` + info.ETag + `"`}
@@ -248,7 +249,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	if g.Record.Method == token.MethodList {
 		if BelowToken(r) {
 			h.refund(r, g)
-			return ErrObjectNotFound // a listing has no objects below it
+			return objstore.ErrObjectNotFound // a listing has no objects below it
 		}
 		return h.list(w, r, g, be)
 	}
@@ -260,7 +261,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	if p, ttl, ok := h.redirecting(&g.Record, be); ok {
 		return h.redirectGet(w, r, g, p, ttl, key)
 	}
-	opts := GetOptions{Range: ParseRange(r.Header.Get("Range")), Conditions: conditions(r)}
+	opts := objstore.GetOptions{Range: objstore.ParseRange(r.Header.Get("Range")), Conditions: conditions(r)}
 	obj, err := be.Get(r.Context(), key, opts)
 	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
 		// The object changed since the client's partial copy: it gets the whole new one.
@@ -273,12 +274,12 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 		if r.Context().Err() != nil {
 			return ErrClientGone
 		}
-		var nm *NotModifiedError
+		var nm *objstore.NotModifiedError
 		if errors.As(err, &nm) {
 			notModified(w, nm.Info)
 			return nil
 		}
-		var re *RangeError
+		var re *objstore.RangeError
 		if errors.As(err, &re) && re.Size >= 0 {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(re.Size, 10))
 		}
@@ -320,7 +321,7 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 	}
 	if g.Record.Method == token.MethodList {
 		if BelowToken(r) {
-			return ErrObjectNotFound
+			return objstore.ErrObjectNotFound
 		}
 		return h.list(w, r, g, be) // a HEAD of the listing: net/http sends no body
 	}
@@ -333,7 +334,7 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 		if r.Context().Err() != nil {
 			return ErrClientGone
 		}
-		var nm *NotModifiedError
+		var nm *objstore.NotModifiedError
 		if errors.As(err, &nm) {
 			notModified(w, nm.Info)
 			return nil
@@ -355,7 +356,7 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec := &g.Record
-	in := PutInput{
+	in := objstore.PutInput{
 		Key:         rec.Key,
 		Size:        r.ContentLength,
 		ContentType: r.Header.Get("Content-Type"),
@@ -432,7 +433,7 @@ const defaultPresignTTL = 30 * time.Second
 // token asks for it, or leaves it to an alias that redirects by default, and the store can
 // presign. Uploads that the gateway must check as they stream (sha256, metadata,
 // if_none_match) always stream.
-func (h *Handler) redirecting(rec *token.Record, be Backend) (Presigner, time.Duration, bool) {
+func (h *Handler) redirecting(rec *token.Record, be objstore.Backend) (objstore.Presigner, time.Duration, bool) {
 	pol := h.redirect[rec.Bucket]
 	switch {
 	case rec.Delivery == token.DeliveryStream, rec.Delivery == "" && !pol.Default:
@@ -440,7 +441,7 @@ func (h *Handler) redirecting(rec *token.Record, be Backend) (Presigner, time.Du
 	case rec.Method == token.MethodPut && (rec.SHA256 != "" || len(rec.Metadata) > 0 || rec.IfNoneMatch):
 		return nil, 0, false
 	}
-	p, ok := presignerOf(be)
+	p, ok := objstore.AsPresigner(be)
 	if !ok {
 		return nil, 0, false
 	}
@@ -453,9 +454,9 @@ func (h *Handler) redirecting(rec *token.Record, be Backend) (Presigner, time.Du
 
 // redirectGet answers a GET with 307 to a presigned URL that carries the token's file name
 // and caching headers: the hit is spent, and the gateway moves no object bytes.
-func (h *Handler) redirectGet(w http.ResponseWriter, r *http.Request, g *token.Grant, p Presigner, ttl time.Duration, key string) error {
+func (h *Handler) redirectGet(w http.ResponseWriter, r *http.Request, g *token.Grant, p objstore.Presigner, ttl time.Duration, key string) error {
 	rec := &g.Record
-	o := ResponseOverrides{CacheControl: rec.CacheControl}
+	o := objstore.ResponseOverrides{CacheControl: rec.CacheControl}
 	switch {
 	case rec.Filename != "":
 		disposition := rec.Disposition
@@ -479,7 +480,7 @@ func (h *Handler) redirectGet(w http.ResponseWriter, r *http.Request, g *token.G
 // redirectPut answers a PUT of known length with 307 to a presigned PUT URL that only
 // accepts that length and Content-Type. The hit is spent when the URL is handed out (the
 // gateway does not see the upload finish: /status reads object_exists from the bucket).
-func (h *Handler) redirectPut(w http.ResponseWriter, r *http.Request, g *token.Grant, p Presigner, ttl time.Duration) error {
+func (h *Handler) redirectPut(w http.ResponseWriter, r *http.Request, g *token.Grant, p objstore.Presigner, ttl time.Duration) error {
 	rec := &g.Record
 	u, _, err := p.PresignPut(r.Context(), rec.Key, ttl, r.ContentLength, r.Header.Get("Content-Type"))
 	if err != nil {
@@ -515,12 +516,12 @@ func objectKey(r *http.Request, rec *token.Record) (string, error) {
 	rest := r.PathValue("rest")
 	if rec.Prefix == "" {
 		if BelowToken(r) {
-			return "", ErrObjectNotFound // a key token has nothing below it
+			return "", objstore.ErrObjectNotFound // a key token has nothing below it
 		}
 		return rec.Key, nil
 	}
 	if rest == "" {
-		return "", ErrObjectNotFound // a prefix names no object by itself
+		return "", objstore.ErrObjectNotFound // a prefix names no object by itself
 	}
 	if strings.Contains(strings.ToLower(r.URL.EscapedPath()), "%2f") {
 		return "", fmt.Errorf("%w: encoded slashes are not allowed", ErrBadPath)
@@ -547,7 +548,7 @@ const maxListed = 1000
 
 // list serves a LIST token: GET /object/{token}?after=KEY&limit=N returns the objects under
 // the token's prefix, keys relative to it, in key order, one page at a time.
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, be Backend) error {
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, be objstore.Backend) error {
 	q := r.URL.Query()
 	limit := maxListed
 	if v := q.Get("limit"); v != "" {
@@ -627,7 +628,7 @@ func (h *Handler) notify(r *http.Request, method string, rec *token.Record, key 
 }
 
 // setObjectHeaders sets the headers GET and HEAD share.
-func setObjectHeaders(hdr http.Header, rec *token.Record, info ObjectInfo) {
+func setObjectHeaders(hdr http.Header, rec *token.Record, info objstore.ObjectInfo) {
 	ct := info.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"

@@ -1,4 +1,4 @@
-package proxy
+package objstore
 
 import (
 	"container/list"

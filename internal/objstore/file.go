@@ -1,4 +1,4 @@
-package proxy
+package objstore
 
 import (
 	"context"
@@ -115,6 +115,10 @@ func NewFile(root string) (*File, error) {
 	f.removeStaleTmp()
 	return f, nil
 }
+
+// CheckKey reports whether the directory can hold key (it accepts fewer keys than S3: no
+// "..", no empty segments, no reserved metadata folder). The control API calls it at mint time.
+func (f *File) CheckKey(key string) error { return ValidFileKey(key) }
 
 // removeStaleTmp removes temporary files left behind by a crash, best effort.
 func (f *File) removeStaleTmp() {

@@ -1,4 +1,4 @@
-package proxy
+package objstore
 
 import (
 	"context"
@@ -51,9 +51,9 @@ type ResponseOverrides struct {
 	ContentType, ContentDisposition, CacheControl string
 }
 
-// presignerOf finds the Presigner behind b, looking through wrappers (metrics) that expose
+// AsPresigner finds the Presigner behind b, looking through wrappers (metrics) that expose
 // the backend they wrap with Unwrap.
-func presignerOf(b Backend) (Presigner, bool) {
+func AsPresigner(b Backend) (Presigner, bool) {
 	for {
 		if p, ok := b.(Presigner); ok {
 			return p, true
@@ -68,7 +68,7 @@ func presignerOf(b Backend) (Presigner, bool) {
 
 // CanPresign reports whether b can hand out presigned URLs (redirect delivery).
 func CanPresign(b Backend) bool {
-	_, ok := presignerOf(b)
+	_, ok := AsPresigner(b)
 	return ok
 }
 
@@ -294,7 +294,3 @@ func (e *RangeError) Error() string { return fmt.Sprintf("range not satisfiable 
 
 // Is makes errors.Is(err, ErrRangeNotSatisfiable) true.
 func (e *RangeError) Is(target error) bool { return target == ErrRangeNotSatisfiable }
-
-// CheckKey reports whether the directory can hold key (it accepts fewer keys than S3: no
-// "..", no empty segments, no reserved metadata folder). The control API calls it at mint time.
-func (f *File) CheckKey(key string) error { return ValidFileKey(key) }

@@ -1,0 +1,28 @@
+// Package objstore holds the object stores behind a bucket alias, all behind one contract,
+// Backend: S3 (any S3 API: AWS S3, Tencent COS, MinIO, R2, …) and File (a local directory).
+//
+// Invariants every Backend keeps (contract_test.go checks them against the File
+// backend, MinIO over http and https, and versitygw):
+//   - bodies stream in both directions; an upload of unknown length holds at most
+//     PartSize × (PartConcurrency+1) bytes (S3) or one copy buffer (File);
+//   - an upload is visible entirely or not at all: a failed or cancelled Put leaves no object
+//     and no partial object (multipart uploads are aborted), and an object previously stored
+//     under the key stays as it was;
+//   - store errors are translated once, at the backend: a missing key is ErrObjectNotFound,
+//     an unsatisfiable range a *RangeError carrying the object's size, anything else an
+//     upstream failure that still wraps the cause.
+//
+// # S3 permissions
+//
+// The credentials of an S3 bucket alias need, on that bucket:
+//   - s3:GetObject — GET and HEAD of objects;
+//   - s3:PutObject — uploads, including every multipart step (CreateMultipartUpload,
+//     UploadPart, CompleteMultipartUpload);
+//   - s3:DeleteObject — DELETE tokens;
+//   - s3:AbortMultipartUpload — discarding a failed multipart upload, so that no parts are
+//     left behind (an "AbortIncompleteMultipartUpload" lifecycle rule on the bucket is a good
+//     second line of defence against a gateway killed mid-upload);
+//   - s3:ListBucket — without it S3 answers 403 instead of 404 for a missing key (the gateway
+//     would report upstream_error rather than object_not_found), and the readiness check
+//     (HeadBucket) needs it.
+package objstore
