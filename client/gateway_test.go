@@ -57,6 +57,8 @@ func newGateway() (*gateway, error) {
 	}))
 	broken, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: "b", Endpoint: refusing.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
+		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
+		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
 	})
 	if err != nil {
 		refusing.Close()
@@ -66,6 +68,8 @@ func newGateway() (*gateway, error) {
 	fake := newFakeS3()
 	s3, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: "b", Endpoint: fake.srv.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
+		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
+		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
 	})
 	if err != nil {
 		fake.srv.Close()

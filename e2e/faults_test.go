@@ -538,12 +538,10 @@ func TestS3Stall(t *testing.T) {
 	tox := testenv.StartToxiproxy(t)
 	s3p := tox.Proxy(t, "s3", endpointHost(t, env.S3.Endpoint))
 	const headerTimeout = time.Second
-	tr := &http.Transport{ResponseHeaderTimeout: headerTimeout, Proxy: nil}
-	defer tr.CloseIdleConnections()
 	backend, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: env.Bucket, Region: env.S3.Region, Endpoint: "http://" + s3p.Addr, ForcePathStyle: true,
-		AccessKey: env.S3.AccessKey, SecretKey: env.S3.SecretKey,
-		HTTPClient: &http.Client{Transport: tr},
+		AccessKey: env.S3.AccessKey, SecretKey: env.S3.SecretKey, PartSize: objstore.MinPartSize, PartConcurrency: 1,
+		ResponseTimeout: headerTimeout, UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
 	})
 	if err != nil {
 		t.Fatal(err)

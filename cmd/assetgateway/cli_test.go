@@ -47,7 +47,8 @@ func newCLIGateway(t *testing.T) *cliGateway {
 	fakeSrv := httptest.NewServer(fake)
 	t.Cleanup(fakeSrv.Close)
 	s3, err := objstore.NewS3(context.Background(), objstore.S3Options{Bucket: "b", Endpoint: fakeSrv.URL, ForcePathStyle: true,
-		AccessKey: "ak", SecretKey: "sk"})
+		AccessKey: "ak", SecretKey: "sk", Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
+		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize)})
 	if err != nil {
 		t.Fatal(err)
 	}

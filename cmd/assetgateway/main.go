@@ -246,7 +246,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // openBuckets builds one backend per alias.
 func openBuckets(ctx context.Context, cfg *config.Config) (map[string]objstore.Backend, error) {
 	out := make(map[string]objstore.Backend, len(cfg.Buckets))
-	budget := objstore.NewBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
+	budget := objstore.NewUploadBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
 	for alias, b := range cfg.Buckets {
 		switch b.Driver {
 		case config.DriverFile:

@@ -203,6 +203,8 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 	t.Cleanup(refusing.Close)
 	broken, err := objstore.NewS3(context.Background(), objstore.S3Options{
 		Bucket: "b", Endpoint: refusing.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
+		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
+		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,25 +9,39 @@ import (
 	"hash"
 	"io"
 	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/semaphore"
 )
 
-// This file holds what the S3 and File backends share: pooled buffers, the reader uploads
-// go through, and the check that a Range is well formed.
+// This file holds what the S3 and File backends share: pooled buffers and the reader uploads
+// go through.
 
-// bufPool hands out byte slices of one fixed length and takes them back for reuse. It also
-// counts the slices currently handed out, and the most ever handed out at once, so that tests
-// can check that an upload's memory stays bounded.
+// bufPool hands out byte slices of one fixed length and takes them back for reuse. Slices
+// taken with acquire count against a memory budget (a semaphore weighted in bytes, shared by
+// every S3 alias of a process), so the uploads of unknown length of a whole process never
+// hold more than the budget in part buffers.
 type bufPool struct {
 	size   int
 	pool   sync.Pool
-	budget *Budget // nil: unbounded
-
-	inUse atomic.Int64
-	peak  atomic.Int64
+	budget *UploadBudget // nil: unbounded (get and put only)
 }
 
-func newBufPool(size int, budget *Budget) *bufPool {
+// UploadBudget bounds the memory that buffered upload parts may take in one process, across
+// every bucket alias: an upload of unknown length waits (in arrival order) for its next part
+// buffer rather than push the process past the budget. An upload never waits while it holds
+// an unsent buffer, only while its sent parts (which free their buffers as they finish) are
+// in flight, so waiting cannot deadlock.
+type UploadBudget struct {
+	sem  *semaphore.Weighted
+	size int64
+}
+
+// NewUploadBudget returns a budget of size bytes.
+func NewUploadBudget(size int64) *UploadBudget {
+	return &UploadBudget{sem: semaphore.NewWeighted(size), size: size}
+}
+
+func newBufPool(size int, budget *UploadBudget) *bufPool {
 	p := &bufPool{size: size, budget: budget}
 	p.pool.New = func() any {
 		b := make([]byte, size)
@@ -36,12 +50,14 @@ func newBufPool(size int, budget *Budget) *bufPool {
 	return p
 }
 
-// acquire is get, after waiting for the memory budget (if any) to allow one more buffer.
+// acquire is get, after waiting (in arrival order) for the memory budget to allow one more
+// buffer.
 func (p *bufPool) acquire(ctx context.Context) (*[]byte, error) {
-	if p.budget != nil {
-		if err := p.budget.Acquire(ctx, int64(p.size)); err != nil {
-			return nil, err
-		}
+	if int64(p.size) > p.budget.size {
+		return nil, fmt.Errorf("an upload part of %d bytes exceeds the upload memory budget of %d bytes", p.size, p.budget.size)
+	}
+	if err := p.budget.sem.Acquire(ctx, int64(p.size)); err != nil {
+		return nil, err
 	}
 	return p.get(), nil
 }
@@ -49,30 +65,18 @@ func (p *bufPool) acquire(ctx context.Context) (*[]byte, error) {
 // release is put for a buffer taken with acquire.
 func (p *bufPool) release(b *[]byte) {
 	p.put(b)
-	if p.budget != nil {
-		p.budget.Release(int64(p.size))
-	}
+	p.budget.sem.Release(int64(p.size))
 }
 
 // get returns a slice of exactly p.size bytes; its contents are arbitrary.
 func (p *bufPool) get() *[]byte {
-	n := p.inUse.Add(1)
-	for {
-		old := p.peak.Load()
-		if n <= old || p.peak.CompareAndSwap(old, n) {
-			break
-		}
-	}
 	b := p.pool.Get().(*[]byte)
 	*b = (*b)[:p.size]
 	return b
 }
 
 // put returns b to the pool. b must have come from get and must not be used afterwards.
-func (p *bufPool) put(b *[]byte) {
-	p.inUse.Add(-1)
-	p.pool.Put(b)
-}
+func (p *bufPool) put(b *[]byte) { p.pool.Put(b) }
 
 // fileBufs holds the buffers the File backend copies and hashes bodies through.
 var fileBufs = newBufPool(256<<10, nil)
@@ -184,18 +188,9 @@ func (b *uploadBody) bytesRead() int64 {
 
 // putError builds Put's error: when the body failed, the error wraps the body's error (so
 // errors.Is finds it) and mentions the store's view of the failure as text.
-func putError(op, key string, body *uploadBody, err error) error {
+func putError(body *uploadBody, err error) error {
 	if berr := body.failure(); berr != nil && !errors.Is(err, berr) {
-		return fmt.Errorf("%s %q: reading upload body: %w (store: %v)", op, key, berr, err)
+		return fmt.Errorf("reading upload body: %w (store: %v)", berr, err)
 	}
-	return fmt.Errorf("%s %q: %w", op, key, err)
-}
-
-// wellFormed returns rng, or nil when rng is not a range RFC 9110 allows (last before first,
-// or neither end given): such a Range header is ignored and the whole object served.
-func wellFormed(rng *Range) *Range {
-	if rng == nil || (rng.First < 0 && rng.Last < 0) || (rng.First >= 0 && rng.Last >= 0 && rng.Last < rng.First) {
-		return nil
-	}
-	return rng
+	return err
 }

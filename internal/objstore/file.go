@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/byterange"
 )
 
 // ErrInvalidKey means a key cannot name a file under a File backend's root.
@@ -197,7 +199,7 @@ func (f *File) Get(ctx context.Context, key string, o GetOptions) (*Object, erro
 		return nil, fmt.Errorf("file get %q: %w", key, err)
 	}
 	obj := &Object{ObjectInfo: info, Length: info.Size}
-	if rng := wellFormed(o.Range); rng != nil {
+	if rng := byterange.Valid(o.Range); rng != nil {
 		start, n, ok := rng.Resolve(info.Size)
 		if !ok {
 			file.Close()
@@ -425,7 +427,7 @@ func (f *File) Put(ctx context.Context, in PutInput) (PutResult, error) {
 	body := newUploadBody(ctx, in)
 	res, err := f.put(in, body)
 	if err != nil {
-		return PutResult{}, putError("file put", in.Key, body, err)
+		return PutResult{}, putError(body, fmt.Errorf("file put %q: %w", in.Key, err))
 	}
 	return res, nil
 }
@@ -548,7 +550,8 @@ func (b *fileBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo copies the body to w. When w is a net/http response (or anything whose ReadFrom
+// WriteTo copies the body to w (see ErrBodyCut for how its errors tell the sides apart).
+// When w is a net/http response (or anything whose ReadFrom
 // recognises an *io.LimitedReader over an *os.File, like *net.TCPConn) the kernel moves the
 // bytes (sendfile/splice).
 func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
@@ -562,7 +565,9 @@ func (b *fileBody) WriteTo(w io.Writer) (int64, error) {
 		fileBufs.put(bp)
 	}
 	if err == nil && b.lr.N > 0 {
-		err = io.ErrUnexpectedEOF
+		// The file shrank under the download: the source's failure. (A failed
+		// ReadFrom/CopyBuffer is the destination's: local reads do not fail midway.)
+		err = fmt.Errorf("%w: %w", ErrBodyCut, io.ErrUnexpectedEOF)
 	}
 	return n, err
 }

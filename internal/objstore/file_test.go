@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/byterange"
 )
 
 func TestValidFileKey(t *testing.T) {
@@ -232,12 +234,12 @@ func TestFileBodyWriterTo(t *testing.T) {
 	putBytes(t, f, "big.bin", data, "")
 	for _, tc := range []struct {
 		name string
-		rng  *Range
+		rng  *byterange.Range
 		want []byte
 	}{
 		{"whole", nil, data},
-		{"middle", &Range{First: 1 << 20, Last: 2<<20 + 4}, data[1<<20 : 2<<20+5]},
-		{"suffix", &Range{First: -1, Last: 100}, data[len(data)-100:]},
+		{"middle", &byterange.Range{First: 1 << 20, Last: 2<<20 + 4}, data[1<<20 : 2<<20+5]},
+		{"suffix", &byterange.Range{First: -1, Last: 100}, data[len(data)-100:]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, dst := range []struct {
@@ -266,7 +268,7 @@ func TestFileBodyWriterTo(t *testing.T) {
 	}
 	t.Run("over HTTP", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			obj, err := f.Get(r.Context(), "big.bin", GetOptions{Range: &Range{First: 5, Last: -1}})
+			obj, err := f.Get(r.Context(), "big.bin", GetOptions{Range: &byterange.Range{First: 5, Last: -1}})
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return

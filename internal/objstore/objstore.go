@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/byterange"
 )
 
 // Backend is what /object needs from one bucket alias. Implementations: S3 (any S3 API, via
@@ -145,7 +147,7 @@ type PutResult struct {
 // GetOptions qualifies a Get.
 type GetOptions struct {
 	// Range selects part of the object; nil: all of it.
-	Range *Range
+	Range *byterange.Range
 	Conditions
 }
 
@@ -212,49 +214,6 @@ func matchETag(list, etag string, weak bool) bool {
 	return false
 }
 
-// Range is one byte range as the client asked for it (RFC 9110 §14.1.2), before it is
-// resolved against an object's size.
-//
-//	bytes=10-19  → {First: 10, Last: 19}
-//	bytes=10-    → {First: 10, Last: -1}
-//	bytes=-500   → {First: -1, Last: 500}   (the final 500 bytes)
-type Range struct {
-	First int64
-	Last  int64
-}
-
-// HeaderValue formats r as a Range header value ("bytes=10-19").
-func (r Range) HeaderValue() string {
-	switch {
-	case r.First < 0:
-		return fmt.Sprintf("bytes=-%d", r.Last)
-	case r.Last < 0:
-		return fmt.Sprintf("bytes=%d-", r.First)
-	default:
-		return fmt.Sprintf("bytes=%d-%d", r.First, r.Last)
-	}
-}
-
-// Resolve returns the offset and length r selects in an object of the given size, or ok=false
-// when r is unsatisfiable (it starts at or past the end, or is an empty suffix).
-func (r Range) Resolve(size int64) (start, length int64, ok bool) {
-	if r.First < 0 { // suffix
-		if r.Last <= 0 || size == 0 {
-			return 0, 0, false
-		}
-		n := min(r.Last, size)
-		return size - n, n, true
-	}
-	if r.First >= size {
-		return 0, 0, false
-	}
-	end := size - 1
-	if r.Last >= 0 && r.Last < end {
-		end = r.Last
-	}
-	return r.First, end - r.First + 1, true
-}
-
 var (
 	// ErrObjectNotFound means the key does not exist in the bucket.
 	ErrObjectNotFound = errors.New("object not found")
@@ -272,6 +231,16 @@ var ErrPreconditionFailed = errors.New("precondition failed")
 
 // ErrChecksumMismatch means an upload's content does not have the SHA-256 its token expects.
 var ErrChecksumMismatch = errors.New("content does not match the expected SHA-256")
+
+// ErrUploadNotFound means a multipart upload does not exist (any more): it was completed or
+// aborted.
+var ErrUploadNotFound = errors.New("multipart upload not found")
+
+// ErrBodyCut marks the failure of an object body's source — the store cut the download
+// short — as opposed to its destination. An Object's Body returns only source failures from
+// Read; from WriteTo, the errors of the source wrap ErrBodyCut and any other is the
+// destination's (the writer's).
+var ErrBodyCut = errors.New("object store cut the body short")
 
 // NotModifiedError is a 304 with the validators the response should carry.
 type NotModifiedError struct {

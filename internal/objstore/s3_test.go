@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -21,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/assetgateway/assetgateway/internal/byterange"
 	"github.com/assetgateway/assetgateway/internal/testenv"
 )
 
@@ -44,17 +49,13 @@ func TestS3PutStreams(t *testing.T) {
 	for _, srv := range s3Servers {
 		t.Run(srv.name, func(t *testing.T) {
 			server := srv.server(t, srv.tls)
-			tr, err := newS3Transport(0, server.CAFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := &recordingTransport{next: tr}
 			b := newTestS3(t, server, func(o *S3Options) {
-				o.CAFile = ""
-				o.HTTPClient = &http.Client{Transport: rec}
 				o.MaxSinglePut = 64 << 20
 				o.PartSize = 10 << 20
 			})
+			// Record what the SDK sends, on its own transport.
+			rec := &recordingTransport{next: b.tr.http}
+			b.tr.client.Transport = rec
 			for _, tc := range []struct {
 				name         string
 				size         int64
@@ -109,7 +110,11 @@ func TestS3PutStreams(t *testing.T) {
 // TestS3UnknownSizeRequests checks which requests an upload of unknown length becomes, and
 // that it never holds more than PartConcurrency+1 part buffers.
 func TestS3UnknownSizeRequests(t *testing.T) {
-	b := newTestS3(t, testenv.MinIO(t, false), nil)
+	// A budget of exactly PartConcurrency+1 parts: an upload that tried to hold one more
+	// buffer would wait forever, and the test would time out.
+	b := newTestS3(t, testenv.MinIO(t, false), func(o *S3Options) {
+		o.UploadBudget = NewUploadBudget(testPartSize * int64(o.PartConcurrency+1))
+	})
 	api := &countingAPI{s3API: b.api}
 	b.api = api
 	for _, tc := range []struct {
@@ -124,20 +129,16 @@ func TestS3UnknownSizeRequests(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
 			api.reset()
-			b.parts.peak.Store(0)
 			data := testData(tc.size, 20)
-			if _, err := b.Put(context.Background(), PutInput{Key: "chunked", Body: onlyReader(data), Size: -1}); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := b.Put(ctx, PutInput{Key: "chunked", Body: onlyReader(data), Size: -1}); err != nil {
 				t.Fatalf("Put: %v", err)
 			}
 			if got := api.snapshot(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("requests %v, want %v", got, tc.want)
 			}
-			if peak, limit := b.parts.peak.Load(), int64(b.concurrency+1); peak > limit {
-				t.Errorf("%d part buffers held at once, want at most %d", peak, limit)
-			}
-			if n := b.parts.inUse.Load(); n != 0 {
-				t.Errorf("%d part buffers not returned to the pool", n)
-			}
+			checkBudgetFree(t, b)
 		})
 	}
 }
@@ -186,9 +187,7 @@ func TestS3StoreFailureAborts(t *testing.T) {
 					if left := openUploads(t, b); len(left) > 0 {
 						t.Errorf("multipart uploads left open: %v", left)
 					}
-					if n := b.parts.inUse.Load(); n != 0 {
-						t.Errorf("%d part buffers not returned to the pool", n)
-					}
+					checkBudgetFree(t, b)
 				})
 			}
 		})
@@ -203,11 +202,12 @@ func TestS3TooManyParts(t *testing.T) {
 		size    int
 		wantErr bool
 	}{
-		{maxParts * partSize, false},
-		{maxParts*partSize + 1, true},
+		{MaxParts * partSize, false},
+		{MaxParts*partSize + 1, true},
 	} {
 		api := &memoryMultipartAPI{}
-		b := &S3{api: api, bucket: "b", partSize: partSize, concurrency: 2, maxSinglePut: maxSinglePutSize, parts: newBufPool(partSize, nil)}
+		b := &S3{api: api, bucket: "b", partSize: partSize, concurrency: 2, maxSinglePut: maxSinglePutSize,
+			parts: newBufPool(partSize, NewUploadBudget(3*partSize))}
 		res, err := b.Put(context.Background(), PutInput{Key: "k", Body: io.LimitReader(zeroes{}, int64(tc.size)), Size: -1})
 		if tc.wantErr {
 			if err == nil || !strings.Contains(err.Error(), "exceeds 10000 parts") {
@@ -216,12 +216,10 @@ func TestS3TooManyParts(t *testing.T) {
 			if api.aborted != 1 || api.completed != 0 {
 				t.Errorf("Put of %d bytes: %d aborts, %d completions; want 1, 0", tc.size, api.aborted, api.completed)
 			}
-		} else if err != nil || res.Size != int64(tc.size) || api.parts != maxParts || api.completed != 1 {
+		} else if err != nil || res.Size != int64(tc.size) || api.parts != MaxParts || api.completed != 1 {
 			t.Errorf("Put of %d bytes = %+v, %v after %d parts; want success in 10000 parts", tc.size, res, err, api.parts)
 		}
-		if n := b.parts.inUse.Load(); n != 0 {
-			t.Errorf("%d part buffers not returned to the pool", n)
-		}
+		checkBudgetFree(t, b)
 	}
 }
 
@@ -236,8 +234,9 @@ func TestS3ServerErrors(t *testing.T) {
 	putBytes(t, b, "k", []byte("hello"), "")
 
 	t.Run("missing bucket", func(t *testing.T) {
-		nb, err := NewS3(ctx, S3Options{Bucket: "ag-no-such-bucket", Endpoint: srv.Endpoint, ForcePathStyle: true,
-			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+		o := testS3Options(srv)
+		o.Bucket = "ag-no-such-bucket"
+		nb, err := NewS3(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,14 +250,15 @@ func TestS3ServerErrors(t *testing.T) {
 		}
 	})
 	t.Run("wrong credentials", func(t *testing.T) {
-		wb, err := NewS3(ctx, S3Options{Bucket: b.bucket, Endpoint: srv.Endpoint, ForcePathStyle: true,
-			AccessKey: srv.AccessKey, SecretKey: "wrong-secret-key"})
+		o := testS3Options(srv)
+		o.Bucket, o.SecretKey = b.bucket, "wrong-secret-key"
+		wb, err := NewS3(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, key := range []string{"k", "missing"} {
 			_, err := wb.Get(ctx, key, GetOptions{})
-			if err == nil || errors.Is(err, ErrObjectNotFound) || s3HTTPStatus(err) != http.StatusForbidden {
+			if err == nil || errors.Is(err, ErrObjectNotFound) || faultOf(err).Status != http.StatusForbidden {
 				t.Errorf("Get %q with a wrong secret = %v, want a 403 upstream error", key, err)
 			}
 		}
@@ -281,7 +281,9 @@ func TestS3ServerErrors(t *testing.T) {
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
-		ub, err := NewS3(ctx, S3Options{Bucket: "x", Endpoint: "http://127.0.0.1:1", ForcePathStyle: true, AccessKey: "a", SecretKey: "b"})
+		o := testS3Options(srv)
+		o.Bucket, o.Endpoint, o.CAFile = "x", "http://127.0.0.1:1", ""
+		ub, err := NewS3(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +327,7 @@ func TestS3ErrorTranslation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := &fakeAPI{getErr: tc.err, headSize: tc.headSize}
 			b := &S3{api: fake, bucket: "b"}
-			_, err := b.Get(context.Background(), "k", GetOptions{Range: &Range{First: 5, Last: -1}})
+			_, err := b.Get(context.Background(), "k", GetOptions{Range: &byterange.Range{First: 5, Last: -1}})
 			switch {
 			case tc.want == nil:
 				if err == nil || errors.Is(err, ErrObjectNotFound) || errors.Is(err, ErrRangeNotSatisfiable) {
@@ -355,23 +357,23 @@ func TestS3ErrorTranslation(t *testing.T) {
 func TestS3GetIgnoredRange(t *testing.T) {
 	data := []byte("0123456789")
 	for _, tc := range []struct {
-		rng           Range
+		rng           byterange.Range
 		want          string
 		unsatisfiable bool
 	}{
-		{rng: Range{2, 4}, want: "234"},
-		{rng: Range{-1, 3}, want: "789"},
-		{rng: Range{-1, 50}, want: "0123456789"},
-		{rng: Range{0, -1}, want: "0123456789"},
-		{rng: Range{10, -1}, unsatisfiable: true},
+		{rng: byterange.Range{First: 2, Last: 4}, want: "234"},
+		{rng: byterange.Range{First: -1, Last: 3}, want: "789"},
+		{rng: byterange.Range{First: -1, Last: 50}, want: "0123456789"},
+		{rng: byterange.Range{First: 0, Last: -1}, want: "0123456789"},
+		{rng: byterange.Range{First: 10, Last: -1}, unsatisfiable: true},
 	} {
 		t.Run(tc.rng.HeaderValue(), func(t *testing.T) {
-			out := &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(data)), ContentLength: aws.Int64(10), ETag: aws.String(`"e"`)}
-			obj, err := getObject(out, &tc.rng)
+			a := answer{body: io.NopCloser(bytes.NewReader(data)), length: 10, etag: `"e"`}
+			obj, err := openObject(a, &tc.rng)
 			if tc.unsatisfiable {
 				var re *RangeError
 				if !errors.As(err, &re) || re.Size != 10 {
-					t.Fatalf("getObject = %v, want RangeError{10}", err)
+					t.Fatalf("openObject = %v, want RangeError{10}", err)
 				}
 				return
 			}
@@ -386,50 +388,30 @@ func TestS3GetIgnoredRange(t *testing.T) {
 	}
 }
 
-func TestParseContentRange(t *testing.T) {
-	for _, tc := range []struct {
-		in                string
-		first, last, size int64
-		ok                bool
-	}{
-		{"bytes 0-9/10", 0, 9, 10, true},
-		{"bytes 5-5/6", 5, 5, 6, true},
-		{"bytes 0-9/*", 0, 0, 0, false},
-		{"bytes */10", 0, 0, 0, false},
-		{"bytes 5-4/10", 0, 0, 0, false},
-		{"bytes 0-10/10", 0, 0, 0, false},
-		{"items 0-9/10", 0, 0, 0, false},
-		{"bytes -1-9/10", 0, 0, 0, false},
-	} {
-		first, last, size, ok := parseContentRange(tc.in)
-		if first != tc.first || last != tc.last || size != tc.size || ok != tc.ok {
-			t.Errorf("parseContentRange(%q) = %d, %d, %d, %v; want %d, %d, %d, %v",
-				tc.in, first, last, size, ok, tc.first, tc.last, tc.size, tc.ok)
-		}
-	}
-}
-
 func TestNewS3Options(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ok := S3Options{Bucket: "b", AccessKey: "a", SecretKey: "s"}
+	ok := S3Options{Bucket: "b", Region: "us-east-1", AccessKey: "a", SecretKey: "s", PartSize: MinPartSize,
+		PartConcurrency: 1, ResponseTimeout: time.Second, UploadBudget: NewUploadBudget(MinPartSize)}
 	for _, tc := range []struct {
 		name    string
 		edit    func(*S3Options)
 		wantErr string
 	}{
-		{"defaults", func(*S3Options) {}, ""},
+		{"valid", func(*S3Options) {}, ""},
 		{"default credential chain", func(o *S3Options) { o.AccessKey, o.SecretKey = "", "" }, ""},
 		{"no bucket", func(o *S3Options) { o.Bucket = "" }, "bucket is required"},
 		{"part too small", func(o *S3Options) { o.PartSize = 1 << 20 }, "part size"},
 		{"negative concurrency", func(o *S3Options) { o.PartConcurrency = -1 }, "part concurrency"},
+		{"no region", func(o *S3Options) { o.Region = "" }, "region is required"},
+		{"no response timeout", func(o *S3Options) { o.ResponseTimeout = 0 }, "response timeout"},
+		{"no upload budget", func(o *S3Options) { o.UploadBudget = nil }, "upload budget"},
 		{"single put too big", func(o *S3Options) { o.MaxSinglePut = 6 << 30 }, "max single put"},
 		{"endpoint without scheme", func(o *S3Options) { o.Endpoint = "minio:9000" }, "endpoint"},
 		{"secret without access key", func(o *S3Options) { o.AccessKey = "" }, "without an access key"},
 		{"access key without secret", func(o *S3Options) { o.SecretKey = "" }, "without a secret key"},
-		{"CAFile and HTTPClient", func(o *S3Options) { o.CAFile, o.HTTPClient = ca, &http.Client{} }, "mutually exclusive"},
 		{"bad CA file", func(o *S3Options) { o.CAFile = ca }, "no PEM certificate"},
 		{"missing CA file", func(o *S3Options) { o.CAFile = ca + ".missing" }, "no such file"},
 	} {
@@ -441,8 +423,8 @@ func TestNewS3Options(t *testing.T) {
 				if err != nil {
 					t.Fatalf("NewS3: %v", err)
 				}
-				if b.partSize != defaultPartSize || b.concurrency != defaultPartConcurrency || b.maxSinglePut != maxSinglePutSize {
-					t.Errorf("defaults: part size %d, concurrency %d, max single put %d", b.partSize, b.concurrency, b.maxSinglePut)
+				if b.maxSinglePut != maxSinglePutSize {
+					t.Errorf("max single put %d, want S3's limit %d", b.maxSinglePut, int64(maxSinglePutSize))
 				}
 				return
 			}
@@ -453,12 +435,23 @@ func TestNewS3Options(t *testing.T) {
 	}
 	t.Run("all problems at once", func(t *testing.T) {
 		_, err := NewS3(context.Background(), S3Options{PartSize: 1, PartConcurrency: -1, Endpoint: "x"})
-		for _, want := range []string{"bucket is required", "part size", "part concurrency", "endpoint"} {
+		for _, want := range []string{"bucket is required", "region", "part size", "part concurrency", "endpoint", "response timeout", "upload budget"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("NewS3 = %v, want it to mention %q", err, want)
 			}
 		}
 	})
+}
+
+// checkBudgetFree fails when b's upload budget is not whole again: a part buffer was not
+// returned.
+func checkBudgetFree(t *testing.T, b *S3) {
+	t.Helper()
+	if !b.parts.budget.sem.TryAcquire(b.parts.budget.size) {
+		t.Error("part buffers not returned to the upload budget")
+		return
+	}
+	b.parts.budget.sem.Release(b.parts.budget.size)
 }
 
 // --- test doubles ---
@@ -689,4 +682,158 @@ func (p *probeReader) Read(b []byte) (int, error) {
 	clear(b[:n])
 	p.remaining -= int64(n)
 	return n, nil
+}
+
+// TestS3BodyCutAttribution: when a download's copy fails, the body says whose failure it
+// was — ErrBodyCut when the store's connection broke (a reset, an early end), a plain error
+// when the destination did — on the zero-copy path (a TCP destination: splice) and the copy
+// path alike, so the handler refunds a hit only when the store cut the download.
+func TestS3BodyCutAttribution(t *testing.T) {
+	srv := testenv.MinIO(t, false)
+	tap := testenv.StartTap(t, strings.TrimPrefix(srv.Endpoint, "http://"))
+	b := newTestS3(t, srv, func(o *S3Options) { o.Endpoint = "http://" + tap.Addr })
+	putBytes(t, b, "big", testData(8<<20, 7), "")
+	if b.fast == nil {
+		t.Fatal("the fast path is not in use")
+	}
+	for _, tc := range []struct {
+		name      string
+		tcp       bool // the destination is a TCP connection (splice)
+		storeCuts bool // the store's side fails, else the destination's
+	}{
+		{"splice, store resets", true, true},
+		{"splice, client resets", true, false},
+		{"copy, store resets", false, true},
+		{"copy, client fails", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj, err := b.Get(context.Background(), "big", GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer obj.Body.Close()
+			dst, peer := destination(t, tc.tcp)
+			// After about 1 MiB has gone through, one side breaks.
+			go func() {
+				buf := make([]byte, 64<<10)
+				var got int
+				for got < 1<<20 {
+					n, err := peer.Read(buf)
+					if err != nil {
+						return
+					}
+					got += n
+				}
+				if tc.storeCuts {
+					tap.ResetAll()
+					_, _ = io.Copy(io.Discard, peer) // the client keeps reading
+				} else {
+					peer.Close()
+				}
+			}()
+			_, err = obj.Body.(io.WriterTo).WriteTo(dst)
+			if err == nil {
+				t.Fatal("WriteTo succeeded although a side broke")
+			}
+			if got := errors.Is(err, ErrBodyCut); got != tc.storeCuts {
+				t.Errorf("WriteTo = %v: ErrBodyCut %v, want %v", err, got, tc.storeCuts)
+			}
+		})
+	}
+}
+
+// destination returns a writer for a download and the reader at its far end: a TCP
+// connection (the far end resets when closed) or a pipe.
+func destination(t *testing.T, tcp bool) (io.Writer, io.ReadCloser) {
+	t.Helper()
+	if !tcp {
+		r, w := io.Pipe()
+		t.Cleanup(func() { r.Close(); w.Close() })
+		return w, r
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	far, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = far.(*net.TCPConn).SetLinger(0)
+	t.Cleanup(func() { c.Close(); far.Close() })
+	return c, far
+}
+
+// TestS3FastIdleExpiry: an idle connection of the fast path is closed once it has sat in the
+// pool for the transport's idle timeout, and a request after that dials afresh.
+func TestS3FastIdleExpiry(t *testing.T) {
+	srv := testenv.MinIO(t, false)
+	tap := testenv.StartTap(t, strings.TrimPrefix(srv.Endpoint, "http://"))
+	b := newTestS3(t, srv, func(o *S3Options) { o.Endpoint = "http://" + tap.Addr })
+	putBytes(t, b, "k", []byte("hello"), "")
+	b.fast.close() // a fresh pool with a short timeout
+	b.fast.pool = connPool{timeout: 200 * time.Millisecond}
+	b.tr.idleTimeout = 200 * time.Millisecond
+	if got := getBytes(t, b, "k"); string(got) != "hello" {
+		t.Fatalf("Get = %q", got)
+	}
+	if n := b.fast.pool.idleCount(); n != 1 {
+		t.Fatalf("%d idle connections after a GET, want 1", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.fast.pool.idleCount() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle connection was not closed after its idle timeout")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := tap.Conns()
+	if got := getBytes(t, b, "k"); string(got) != "hello" {
+		t.Fatalf("Get after expiry = %q", got)
+	}
+	if tap.Conns() != before+1 {
+		t.Errorf("%d new connections for the GET after expiry, want 1", tap.Conns()-before)
+	}
+}
+
+// TestS3FastRetryStopsWithContext: a store that keeps failing is retried with the SDK's
+// backoff, but the wait ends as soon as the request's context does.
+func TestS3FastRetryStopsWithContext(t *testing.T) {
+	var requests atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "<Error><Code>SlowDown</Code></Error>")
+		cancel() // the client leaves while the gateway would wait to retry
+	}))
+	defer store.Close()
+	o := testS3Options(&testenv.S3{Region: "us-east-1", AccessKey: "a", SecretKey: "b", Endpoint: store.URL})
+	o.Bucket = "b"
+	b, err := NewS3(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.fast == nil {
+		t.Fatal("the fast path is not in use")
+	}
+	start := time.Now()
+	_, err = b.Get(ctx, "k", GetOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Get = %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("Get took %s after its context ended", took)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests, want 1 (no retry after the context ended)", n)
+	}
 }

@@ -36,24 +36,6 @@ func BenchmarkContentDisposition(b *testing.B) {
 	}
 }
 
-func BenchmarkParseRange(b *testing.B) {
-	for _, c := range []struct{ name, header string }{
-		{"absent", ""},
-		{"first-last", "bytes=0-99"},
-		{"open", "bytes=1048576-"},
-		{"suffix", "bytes=-500"},
-		{"several", "bytes=0-99,200-299"},
-		{"bad-unit", "items=0-9"},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = objstore.ParseRange(c.header)
-			}
-		})
-	}
-}
-
 // memBackend serves one object from memory.
 type memBackend struct {
 	data []byte

@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/assetgateway/assetgateway/internal/byterange"
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/token"
@@ -261,7 +262,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	if p, ttl, ok := h.redirecting(&g.Record, be); ok {
 		return h.redirectGet(w, r, g, p, ttl, key)
 	}
-	opts := objstore.GetOptions{Range: objstore.ParseRange(r.Header.Get("Range")), Conditions: conditions(r)}
+	opts := objstore.GetOptions{Range: byterange.Parse(r.Header.Get("Range")), Conditions: conditions(r)}
 	obj, err := be.Get(r.Context(), key, opts)
 	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
 		// The object changed since the client's partial copy: it gets the whole new one.
@@ -673,15 +674,15 @@ const copyBufSize = 256 << 10
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // copyBody streams src to w and tells read failures (the object store) from write failures
-// (the client). A body that can write itself (a local file: sendfile) does so.
+// (the client). A body that can write itself (a local file: sendfile; an S3 connection:
+// splice) does so, and marks its source's failures with objstore.ErrBodyCut.
 func copyBody(w io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
 	if wt, ok := src.(io.WriterTo); ok {
-		cw := &errWriter{w: w}
-		n, err := wt.WriteTo(cw)
-		if cw.err != nil {
-			return n, nil, cw.err
+		n, err := wt.WriteTo(w)
+		if errors.Is(err, objstore.ErrBodyCut) {
+			return n, err, nil
 		}
-		return n, err, nil
+		return n, nil, err
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
@@ -702,35 +703,6 @@ func copyBody(w io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
 			return n, rerr, nil
 		}
 	}
-}
-
-// errWriter remembers the first write error, so a WriterTo's error can be attributed.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
-// ReadFrom keeps the destination's zero-copy path (sendfile) reachable through the wrapper.
-func (e *errWriter) ReadFrom(src io.Reader) (int64, error) {
-	rf, ok := e.w.(io.ReaderFrom)
-	if !ok {
-		return io.Copy(struct{ io.Writer }{e}, src)
-	}
-	n, err := rf.ReadFrom(src)
-	if err != nil && e.err == nil {
-		// ReadFrom cannot say which side failed; a failing local file read is rare enough
-		// to count as the client's.
-		e.err = err
-	}
-	return n, err
 }
 
 // limitedBody passes an upload body through, failing once more than limit bytes arrive

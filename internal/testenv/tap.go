@@ -153,6 +153,19 @@ func (tp *Tap) CloseAll() {
 	}
 }
 
+// ResetAll cuts every open connection with a TCP reset (RST), as a store that crashes or a
+// middlebox that drops state does.
+func (tp *Tap) ResetAll() {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	for c := range tp.active {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Close()
+	}
+}
+
 func (tp *Tap) close() {
 	_ = tp.ln.Close()
 	tp.CloseAll()
