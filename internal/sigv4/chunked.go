@@ -101,7 +101,7 @@ func (c *chunkedBody) next() error {
 		if err := c.expect("\r\n"); err != nil {
 			return err
 		}
-		if err := c.verifyChunk(c.chunkSHA.Sum(nil)); err != nil {
+		if err := c.verifyChunk(false); err != nil {
 			return err
 		}
 		c.inChunk = false
@@ -124,10 +124,15 @@ func (c *chunkedBody) next() error {
 	return nil
 }
 
-// verifyChunk checks the current chunk's signature (signed chunks only) and moves the chain on.
-func (c *chunkedBody) verifyChunk(sum []byte) error {
+// verifyChunk checks the current (or the final, empty) chunk's signature and moves the chain
+// on. Unsigned chunks pass.
+func (c *chunkedBody) verifyChunk(final bool) error {
 	if c.signer == nil {
 		return nil
+	}
+	sum := emptySum[:]
+	if !final {
+		sum = c.chunkSHA.Sum(nil)
 	}
 	want := c.signer.chunkSignature(c.prevSig, sum)
 	if !equalSignature(c.chunkSig, want) {
@@ -142,7 +147,7 @@ var emptySum = sha256.Sum256(nil)
 // finish handles the final zero-length chunk: its signature, the length, the trailer, the
 // end of the stream, and the digests.
 func (c *chunkedBody) finish() error {
-	if err := c.verifyChunk(emptySum[:]); err != nil {
+	if err := c.verifyChunk(true); err != nil {
 		return err
 	}
 	if c.want >= 0 && c.decoded != c.want {
