@@ -4,11 +4,13 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -29,7 +31,12 @@ var checksumAlgs = map[string]func() hash.Hash{
 	"x-amz-checksum-crc64nvme": func() hash.Hash { return crc64.New(nvme) },
 	"x-amz-checksum-sha1":      sha1.New,
 	"x-amz-checksum-sha256":    sha256.New,
+	"x-amz-checksum-sha512":    sha512.New,
+	"x-amz-checksum-md5":       md5.New,
 }
+
+// checksumParams are x-amz-checksum-* headers that carry no digest of the body.
+var checksumParams = []string{"x-amz-checksum-algorithm", "x-amz-checksum-mode", "x-amz-checksum-type"}
 
 const contentMD5 = "content-md5"
 
@@ -62,8 +69,12 @@ func headerDigests(h http.Header) ([]digest, *Error) {
 	var ds []digest
 	for k, vs := range h {
 		name := strings.ToLower(k)
-		if name != contentMD5 && checksumAlgs[name] == nil {
+		if !strings.HasPrefix(name, "x-amz-checksum-") && name != contentMD5 || slices.Contains(checksumParams, name) {
 			continue
+		}
+		if name != contentMD5 && checksumAlgs[name] == nil {
+			// e.g. xxhash64: a digest we cannot check must not pass unchecked
+			return nil, newError(CodeInvalidRequest, "The checksum "+name+" is not supported here.")
 		}
 		if len(vs) != 1 {
 			return nil, newError(CodeInvalidRequest, "Expecting a single "+name+" header.")

@@ -3,8 +3,10 @@ package sigv4
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -67,6 +69,8 @@ var testHashes = map[string]func() hash.Hash{
 	"x-amz-checksum-crc64nvme": func() hash.Hash { return crc64.New(crc64.MakeTable(0x9a6c9329ac4bc9b5)) },
 	"x-amz-checksum-sha1":      sha1.New,
 	"x-amz-checksum-sha256":    sha256.New,
+	"x-amz-checksum-sha512":    sha512.New,
+	"x-amz-checksum-md5":       md5.New,
 }
 
 func checksumOf(name string, data []byte) string {

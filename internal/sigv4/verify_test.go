@@ -290,6 +290,10 @@ func TestHeaderRefusals(t *testing.T) {
 		{name: "short signature", r: mutate(t, get, setAuth(algorithm+" "+cred+", SignedHeaders=host, Signature=abc")), want: CodeHeaderMalformed},
 		{name: "bad query escape", r: mutate(t, get, func(r *http.Request) { r.URL.RawQuery = "prefix=%zz" }), want: CodeInvalidArgument},
 		{name: "bad checksum header", r: signing{method: "PUT", key: "k", body: []byte("x"), headers: map[string]string{"X-Amz-Checksum-Crc32": "nope"}}.signed(t), want: CodeInvalidRequest},
+		{name: "unsupported checksum header", r: signing{method: "PUT", key: "k", body: []byte("x"), headers: map[string]string{"X-Amz-Checksum-Xxhash64": "AAAAAAAAAAA="}}.signed(t), want: CodeInvalidRequest},
+		{name: "repeated checksum header", r: mutate(t, signing{method: "PUT", key: "k", body: []byte("x"), headers: map[string]string{"X-Amz-Checksum-Crc32": "AAAAAA=="}}, func(r *http.Request) {
+			r.Header.Add("X-Amz-Checksum-Crc32", "AAAAAA==")
+		}), want: CodeInvalidRequest},
 		{name: "bad content-md5", r: signing{method: "PUT", key: "k", body: []byte("x"), headers: map[string]string{"Content-Md5": "AAAA"}}.signed(t), want: CodeInvalidDigest},
 		{name: "bad trailer name", r: signing{method: "PUT", key: "k", payload: "STREAMING-UNSIGNED-PAYLOAD-TRAILER", headers: map[string]string{"X-Amz-Trailer": "x-amz-meta-a"}}.signed(t), want: CodeInvalidRequest},
 		{name: "bad decoded length", r: signing{method: "PUT", key: "k", payload: "STREAMING-UNSIGNED-PAYLOAD-TRAILER", headers: map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32", "X-Amz-Decoded-Content-Length": "-1"}}.signed(t), want: CodeInvalidArgument},
