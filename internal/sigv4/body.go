@@ -125,6 +125,7 @@ type holdback struct {
 	held bool
 	eof  bool // r finished and passed; b, if held, is the final byte
 	err  error
+	one  [1]byte // room to read into when p has space for the held byte only
 }
 
 // maxEmptyReads bounds how often r may return nothing before we give up.
@@ -138,12 +139,11 @@ func (h *holdback) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for empty := 0; !h.eof; {
-		var one [1]byte
 		dst, scratch := p, false
 		if h.held {
 			dst = p[1:]
 			if len(dst) == 0 {
-				dst, scratch = one[:], true
+				dst, scratch = h.one[:], true
 			}
 		}
 		n, err := h.r.Read(dst)
@@ -160,7 +160,7 @@ func (h *holdback) Read(p []byte) (int, error) {
 			continue
 		}
 		if scratch { // p holds the held byte only; the new one waits
-			p[0], h.b = h.b, one[0]
+			p[0], h.b = h.b, h.one[0]
 			return 1, nil
 		}
 		end := n

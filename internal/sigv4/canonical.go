@@ -263,18 +263,14 @@ func (s *signer) trailerSignature(prev string, canonicalTrailer []byte) string {
 
 // finish signs alg, date, scope and parts joined by '\n' (no newline after the last).
 func (s *signer) finish(alg string, parts ...string) string {
-	s.mac.Reset()
-	write := func(p string) { _, _ = s.mac.Write([]byte(p)) }
-	write(alg)
-	write("\n")
-	write(s.amzDate)
-	write("\n")
-	write(s.scope)
+	b := make([]byte, 0, 256)
+	b = append(append(append(append(append(b, alg...), '\n'), s.amzDate...), '\n'), s.scope...)
 	for _, p := range parts {
-		write("\n")
-		write(p)
+		b = append(append(b, '\n'), p...)
 	}
-	return hex.EncodeToString(s.mac.Sum(nil))
+	s.mac.Reset()
+	_, _ = s.mac.Write(b)
+	return hex.EncodeToString(s.mac.Sum(b[:0]))
 }
 
 // equalSignature compares hex signatures in constant time.

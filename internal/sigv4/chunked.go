@@ -321,16 +321,16 @@ func (c *chunkedBody) line() ([]byte, error) {
 
 // expect reads exactly s.
 func (c *chunkedBody) expect(s string) error {
-	var buf [2]byte
-	b := buf[:len(s)]
-	if _, err := io.ReadFull(c.src, b); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+	for i := 0; i < len(s); i++ {
+		b, err := c.src.ReadByte()
+		switch {
+		case err == io.EOF:
 			return errTruncated()
+		case err != nil:
+			return err
+		case b != s[i]:
+			return errFraming("Chunk data must be followed by CRLF.")
 		}
-		return err
-	}
-	if string(b) != s {
-		return errFraming("Chunk data must be followed by CRLF.")
 	}
 	return nil
 }

@@ -225,7 +225,7 @@ type chunkedCase struct {
 }
 
 // request returns the server-side request and the encoded body.
-func (c chunkedCase) request(t *testing.T) (*http.Request, []byte) {
+func (c chunkedCase) request(t testing.TB) (*http.Request, []byte) {
 	t.Helper()
 	decoded := c.decoded
 	if decoded == "" {

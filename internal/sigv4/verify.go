@@ -257,11 +257,13 @@ func (v *Verifier) checkScope(c credential, fail func(string) *Error) *Error {
 // headerTime is the signing time of a header-signed request: X-Amz-Date, else Date (an HTTP
 // date, or the ISO 8601 basic form some clients put there).
 func headerTime(h http.Header) (string, time.Time, *Error) {
-	bad := newError(CodeAccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
+	bad := func() *Error {
+		return newError(CodeAccessDenied, "AWS authentication requires a valid Date or x-amz-date header")
+	}
 	if s := h.Get("X-Amz-Date"); s != "" {
 		t, err := time.Parse(iso8601, s)
 		if err != nil {
-			return "", t, bad
+			return "", t, bad()
 		}
 		return s, t, nil
 	}
@@ -269,7 +271,7 @@ func headerTime(h http.Header) (string, time.Time, *Error) {
 	t, err := http.ParseTime(s)
 	if err != nil {
 		if t, err = time.Parse(iso8601, s); err != nil {
-			return "", t, bad
+			return "", t, bad()
 		}
 	}
 	t = t.UTC()
