@@ -343,44 +343,75 @@ func replace(body []byte, old, new string) []byte {
 	return bytes.Replace(body, []byte(old), []byte(new), 1)
 }
 
-// TestBodyInvariant is the central safety property: whatever fails, the reader returns the
-// right error and never the body's final byte.
-func TestBodyInvariant(t *testing.T) {
-	data := testData(3 * 8192) // three full chunks, so two can be swapped
-	signed := chunkedCase{mode: PayloadStreamingSignedTrailer, trailer: "x-amz-checksum-crc32", data: data, size: 8192}
-	unsigned := chunkedCase{mode: PayloadStreamingUnsignedTrailer, trailer: "x-amz-checksum-sha1", data: data, size: 8192}
-	plain := chunkedCase{mode: PayloadStreamingSigned, data: data, size: 8192}
-	sigRE := regexp.MustCompile(`signature[=:]([0-9a-f]{64})`)
-	sigsOf := func(c chunkedCase, body []byte) []string { // chunk signatures, then the trailer's
-		var sigs []string
-		for _, m := range sigRE.FindAllSubmatch(body, -1) {
-			sigs = append(sigs, string(m[1]))
-		}
-		return sigs
+// invariantCase is a body broken in one way, and the error it must bring.
+type invariantCase struct {
+	name string
+	c    chunkedCase
+	edit func(body []byte) []byte
+	want string
+}
+
+var sigRE = regexp.MustCompile(`signature[=:]([0-9a-f]{64})`)
+
+// sigsOf returns the chunk signatures in body, then the trailer's.
+func sigsOf(body []byte) []string {
+	var sigs []string
+	for _, m := range sigRE.FindAllSubmatch(body, -1) {
+		sigs = append(sigs, string(m[1]))
 	}
-	frame := 4 + len(";chunk-signature=") + 64 + 2 + 8192 + 2
-	tests := []struct {
-		name string
-		c    chunkedCase
-		edit func(body []byte) []byte
-		want string
-	}{
+	return sigs
+}
+
+// frameLen is the encoded length of one signed 8 KiB chunk.
+const frameLen = 4 + len(";chunk-signature=") + 64 + 2 + 8192 + 2
+
+// invariantBases are three-chunk uploads: signed with a trailer, unsigned with a trailer,
+// signed without.
+func invariantBases(data []byte) (signed, unsigned, plain chunkedCase) {
+	return chunkedCase{mode: PayloadStreamingSignedTrailer, trailer: "x-amz-checksum-crc32", data: data, size: 8192},
+		chunkedCase{mode: PayloadStreamingUnsignedTrailer, trailer: "x-amz-checksum-sha1", data: data, size: 8192},
+		chunkedCase{mode: PayloadStreamingSigned, data: data, size: 8192}
+}
+
+// tamperCases break signatures, chunk order and framing.
+func tamperCases(data []byte) []invariantCase {
+	signed, unsigned, plain := invariantBases(data)
+	return []invariantCase{
 		{"middle chunk data", signed, func(b []byte) []byte { return flip(b, data[9000:9040]) }, CodeSignatureDoesNotMatch},
 		{"last chunk data", signed, func(b []byte) []byte { return flip(b, data[len(data)-8:]) }, CodeSignatureDoesNotMatch},
-		{"first chunk signature", signed, func(b []byte) []byte { return replace(b, sigsOf(signed, b)[0][:8], "00000000") }, CodeSignatureDoesNotMatch},
-		{"final chunk signature", plain, func(b []byte) []byte { s := sigsOf(plain, b); return replace(b, s[len(s)-1], strings.Repeat("1", 64)) }, CodeSignatureDoesNotMatch},
-		{"chunk signature not hex", plain, func(b []byte) []byte { return replace(b, sigsOf(plain, b)[1][:2], "ZZ") }, CodeSignatureDoesNotMatch},
-		{"chunk signature missing", plain, func(b []byte) []byte { return replace(b, ";chunk-signature="+sigsOf(plain, b)[1], "") }, CodeSignatureDoesNotMatch},
+		{"first chunk signature", signed, func(b []byte) []byte { return replace(b, sigsOf(b)[0][:8], "00000000") }, CodeSignatureDoesNotMatch},
+		{"final chunk signature", plain, func(b []byte) []byte { s := sigsOf(b); return replace(b, s[len(s)-1], strings.Repeat("1", 64)) }, CodeSignatureDoesNotMatch},
+		{"chunk signature not hex", plain, func(b []byte) []byte { return replace(b, sigsOf(b)[1][:2], "ZZ") }, CodeSignatureDoesNotMatch},
+		{"chunk signature missing", plain, func(b []byte) []byte { return replace(b, ";chunk-signature="+sigsOf(b)[1], "") }, CodeSignatureDoesNotMatch},
 		{"chunks swapped", plain, func(b []byte) []byte {
 			out := bytes.Clone(b)
-			copy(out[frame:], b[2*frame:3*frame])
-			copy(out[2*frame:], b[frame:2*frame])
+			copy(out[frameLen:], b[2*frameLen:3*frameLen])
+			copy(out[2*frameLen:], b[frameLen:2*frameLen])
 			return out
 		}, CodeSignatureDoesNotMatch},
-		{"final chunk dropped", plain, func(b []byte) []byte { return b[:3*frame] }, CodeIncompleteBody},
-		{"final chunk dropped, trailer kept", signed, func(b []byte) []byte { return append(b[:3*frame:3*frame], "x-amz-checksum-crc32:AAAAAA==\r\n\r\n"...) }, CodeInvalidChunkSize},
-		{"truncated in a chunk", plain, func(b []byte) []byte { return b[:len(b)-frame/2] }, CodeIncompleteBody},
-		{"truncated in the final chunk header", plain, func(b []byte) []byte { return b[:3*frame+20] }, CodeIncompleteBody},
+		{"chunk header over 16 MiB", plain, func(b []byte) []byte { return replace(b, "2000;", "1000001;") }, CodeInvalidChunkSize},
+		{"chunk size not hex", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "2g00\r\n") }, CodeInvalidChunkSize},
+		{"chunk size too long", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "00000000000000002000\r\n") }, CodeInvalidChunkSize},
+		{"chunk header line too long", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "2000;"+strings.Repeat("x", maxLine)+"\r\n") }, CodeInvalidRequest},
+		{"chunk header without CR", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "2000\n") }, CodeInvalidRequest},
+		{"no CRLF after chunk data", unsigned, func(b []byte) []byte { return replace(b, "\r\n2000\r\n", "XX2000\r\n") }, CodeInvalidRequest},
+		{"data after the end", plain, func(b []byte) []byte { return append(bytes.Clone(b), 'x') }, CodeInvalidRequest},
+		{"no empty line after final chunk", plain, func(b []byte) []byte { return append(bytes.Clone(b[:len(b)-2]), "zz\r\n"...) }, CodeInvalidRequest},
+		{"garbage", plain, func([]byte) []byte { return []byte("hello, world\r\n") }, CodeInvalidChunkSize},
+		{"empty body", plain, func([]byte) []byte { return nil }, CodeIncompleteBody},
+	}
+}
+
+// lengthAndTrailerCases break lengths, checksums and trailers.
+func lengthAndTrailerCases(data []byte) []invariantCase {
+	signed, unsigned, plain := invariantBases(data)
+	return []invariantCase{
+		{"final chunk dropped", plain, func(b []byte) []byte { return b[:3*frameLen] }, CodeIncompleteBody},
+		{"final chunk dropped, trailer kept", signed, func(b []byte) []byte {
+			return append(b[:3*frameLen:3*frameLen], "x-amz-checksum-crc32:AAAAAA==\r\n\r\n"...)
+		}, CodeInvalidChunkSize},
+		{"truncated in a chunk", plain, func(b []byte) []byte { return b[:len(b)-frameLen/2] }, CodeIncompleteBody},
+		{"truncated in the final chunk header", plain, func(b []byte) []byte { return b[:3*frameLen+20] }, CodeIncompleteBody},
 		{"decoded length too small", chunkedCase{mode: PayloadStreamingSigned, data: data, size: 8192, decoded: strconv.Itoa(len(data) - 1)}, nil, CodeInvalidChunkSize},
 		{"decoded length too large", chunkedCase{mode: PayloadStreamingSigned, data: data, size: 8192, decoded: strconv.Itoa(len(data) + 1)}, nil, CodeIncompleteBody},
 		{"unsigned decoded length too large", chunkedCase{mode: PayloadStreamingUnsignedTrailer, trailer: "x-amz-checksum-crc32", data: data, size: 8192, decoded: strconv.Itoa(len(data) + 1)}, nil, CodeIncompleteBody},
@@ -391,9 +422,9 @@ func TestBodyInvariant(t *testing.T) {
 		{"trailer value tampered", signed, func(b []byte) []byte {
 			return replace(b, "x-amz-checksum-crc32:"+checksumOf("x-amz-checksum-crc32", data), "x-amz-checksum-crc32:"+checksumOf("x-amz-checksum-crc32", nil))
 		}, CodeSignatureDoesNotMatch},
-		{"trailer signature tampered", signed, func(b []byte) []byte { s := sigsOf(signed, b); return replace(b, s[len(s)-1][:4], "ffff") }, CodeSignatureDoesNotMatch},
+		{"trailer signature tampered", signed, func(b []byte) []byte { s := sigsOf(b); return replace(b, s[len(s)-1][:4], "ffff") }, CodeSignatureDoesNotMatch},
 		{"trailer signature missing", signed, func(b []byte) []byte {
-			s := sigsOf(signed, b)
+			s := sigsOf(b)
 			return replace(b, "x-amz-trailer-signature:"+s[len(s)-1]+"\r\n", "")
 		}, CodeMalformedTrailer},
 		{"trailer missing", unsigned, func(b []byte) []byte {
@@ -406,19 +437,15 @@ func TestBodyInvariant(t *testing.T) {
 		{"signature in unsigned trailer", unsigned, func(b []byte) []byte {
 			return replace(b, "\r\n0\r\n", "\r\n0\r\nx-amz-trailer-signature:"+strings.Repeat("0", 64)+"\r\n")
 		}, CodeMalformedTrailer},
-		{"chunk header over 16 MiB", plain, func(b []byte) []byte { return replace(b, "2000;", "1000001;") }, CodeInvalidChunkSize},
-		{"chunk size not hex", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "2g00\r\n") }, CodeInvalidChunkSize},
-		{"chunk size too long", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "00000000000000002000\r\n") }, CodeInvalidChunkSize},
-		{"chunk header line too long", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "2000;"+strings.Repeat("x", maxLine)+"\r\n") }, CodeInvalidRequest},
-		{"chunk header without CR", unsigned, func(b []byte) []byte { return replace(b, "2000\r\n", "2000\n") }, CodeInvalidRequest},
-		{"no CRLF after chunk data", unsigned, func(b []byte) []byte { return replace(b, "\r\n2000\r\n", "XX2000\r\n") }, CodeInvalidRequest},
-		{"data after the end", plain, func(b []byte) []byte { return append(bytes.Clone(b), 'x') }, CodeInvalidRequest},
-		{"no empty line after final chunk", plain, func(b []byte) []byte { return append(bytes.Clone(b[:len(b)-2]), "zz\r\n"...) }, CodeInvalidRequest},
-		{"garbage", plain, func([]byte) []byte { return []byte("hello, world\r\n") }, CodeInvalidChunkSize},
-		{"empty body", plain, func([]byte) []byte { return nil }, CodeIncompleteBody},
 		{"header checksum mismatch", chunkedCase{mode: PayloadStreamingSigned, data: data, size: 8192, headers: map[string]string{"X-Amz-Checksum-Sha256": checksumOf("x-amz-checksum-sha256", nil)}}, nil, CodeBadDigest},
 	}
-	for _, tt := range tests {
+}
+
+// TestBodyInvariant is the central safety property: whatever fails, the reader returns the
+// right error and never the body's final byte.
+func TestBodyInvariant(t *testing.T) {
+	data := testData(3 * 8192) // three full chunks, so two can be swapped
+	for _, tt := range append(tamperCases(data), lengthAndTrailerCases(data)...) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, body := tt.c.request(t)
 			if tt.edit != nil {

@@ -228,22 +228,29 @@ func mutate(t *testing.T, s signing, f func(r *http.Request)) *http.Request {
 	return r
 }
 
-func TestHeaderRefusals(t *testing.T) {
-	get := signing{method: "GET", key: "a/b c", query: "prefix=x",
-		headers: map[string]string{"X-Amz-Meta-A": "1", "Range": "bytes=0-1"}}
-	setAuth := func(v string) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set("Authorization", v) }
-	}
+// refusal is a request Verify must refuse with want; v and at default to testVerifier and
+// testTime.
+type refusal struct {
+	name string
+	r    *http.Request
+	v    *Verifier
+	at   time.Time
+	want string
+}
+
+var refusalGET = signing{method: "GET", key: "a/b c", query: "prefix=x",
+	headers: map[string]string{"X-Amz-Meta-A": "1", "Range": "bytes=0-1"}}
+
+func setAuth(v string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", v) }
+}
+
+// tamperRefusals are well-formed requests changed after signing, or checked against the
+// wrong secret, key, time or scope.
+func tamperRefusals(t *testing.T) []refusal {
+	get := refusalGET
 	goodAuth := get.signed(t).Header.Get("Authorization")
-	cred := "Credential=" + testAKID + "/20260101/us-east-1/s3/aws4_request"
-	sig := "Signature=" + strings.Repeat("a", 64)
-	tests := []struct {
-		name string
-		r    *http.Request
-		v    *Verifier
-		at   time.Time
-		want string
-	}{
+	return []refusal{
 		{name: "wrong secret", r: get.signed(t), v: &Verifier{Region: testRegion, Secret: secrets(map[string]string{testAKID: "other"})}, want: CodeSignatureDoesNotMatch},
 		{name: "unknown key", r: get.signed(t), v: &Verifier{Region: testRegion, Secret: secrets(nil)}, want: CodeInvalidAccessKeyID},
 		{name: "tampered header", r: mutate(t, get, func(r *http.Request) { r.Header.Set("X-Amz-Meta-A", "2") }), want: CodeSignatureDoesNotMatch},
@@ -261,13 +268,23 @@ func TestHeaderRefusals(t *testing.T) {
 		{name: "skew ahead", r: get.signed(t), at: testTime.Add(-16 * time.Minute), want: CodeRequestTimeTooSkewed},
 		{name: "wrong region", r: signing{method: "GET", key: "k", region: "eu-west-1"}.signed(t), want: CodeHeaderMalformed},
 		{name: "wrong service", r: signing{method: "GET", key: "k", service: "ec2"}.signed(t), want: CodeHeaderMalformed},
-		{name: "missing content sha256", r: mutate(t, get, func(r *http.Request) { r.Header.Del("X-Amz-Content-Sha256") }), want: CodeInvalidRequest},
-		{name: "invalid content sha256", r: signing{method: "GET", key: "k", payload: "nonsense"}.signed(t), want: CodeInvalidArgument},
-		{name: "sigv4a payload", r: signing{method: "GET", key: "k", payload: "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"}.signed(t), want: CodeInvalidArgument},
 		{name: "empty body wrong hash", r: signing{method: "GET", key: "k", payload: strings.Repeat("ab", 32)}.signed(t), want: CodeContentSHA256Mismatch},
 		{name: "no date", r: mutate(t, get, func(r *http.Request) { r.Header.Del("X-Amz-Date") }), want: CodeAccessDenied},
 		{name: "bad date", r: mutate(t, get, func(r *http.Request) { r.Header.Set("X-Amz-Date", "2026-01-01T12:00:00Z") }), want: CodeAccessDenied},
 		{name: "credential date differs", r: mutate(t, get, setAuth(strings.Replace(goodAuth, "/20260101/", "/20260102/", 1))), want: CodeHeaderMalformed},
+	}
+}
+
+// malformedRefusals are requests whose authentication or payload headers are malformed.
+func malformedRefusals(t *testing.T) []refusal {
+	get := refusalGET
+	goodAuth := get.signed(t).Header.Get("Authorization")
+	cred := "Credential=" + testAKID + "/20260101/us-east-1/s3/aws4_request"
+	sig := "Signature=" + strings.Repeat("a", 64)
+	return []refusal{
+		{name: "missing content sha256", r: mutate(t, get, func(r *http.Request) { r.Header.Del("X-Amz-Content-Sha256") }), want: CodeInvalidRequest},
+		{name: "invalid content sha256", r: signing{method: "GET", key: "k", payload: "nonsense"}.signed(t), want: CodeInvalidArgument},
+		{name: "sigv4a payload", r: signing{method: "GET", key: "k", payload: "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"}.signed(t), want: CodeInvalidArgument},
 		{name: "no auth", r: mutate(t, get, func(r *http.Request) { r.Header.Del("Authorization") }), want: CodeAccessDenied},
 		{name: "two auth headers", r: mutate(t, get, func(r *http.Request) { r.Header.Add("Authorization", goodAuth) }), want: CodeInvalidArgument},
 		{name: "header and query auth", r: mutate(t, get, func(r *http.Request) { r.URL.RawQuery += "&X-Amz-Signature=x" }), want: CodeInvalidArgument},
@@ -298,7 +315,10 @@ func TestHeaderRefusals(t *testing.T) {
 		{name: "bad trailer name", r: signing{method: "PUT", key: "k", payload: "STREAMING-UNSIGNED-PAYLOAD-TRAILER", headers: map[string]string{"X-Amz-Trailer": "x-amz-meta-a"}}.signed(t), want: CodeInvalidRequest},
 		{name: "bad decoded length", r: signing{method: "PUT", key: "k", payload: "STREAMING-UNSIGNED-PAYLOAD-TRAILER", headers: map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32", "X-Amz-Decoded-Content-Length": "-1"}}.signed(t), want: CodeInvalidArgument},
 	}
-	for _, tt := range tests {
+}
+
+func TestHeaderRefusals(t *testing.T) {
+	for _, tt := range append(tamperRefusals(t), malformedRefusals(t)...) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := tt.v
 			if v == nil {
