@@ -82,6 +82,20 @@ func (a *Auth) Body(r io.Reader) io.Reader {
 	return &holdback{r: b}
 }
 
+// StoredContentEncoding is the Content-Encoding S3 stores for a request with header h: the
+// request's codings less aws-chunked, which only frames the upload; "" when none is left.
+func StoredContentEncoding(h http.Header) string {
+	var kept []string
+	for _, v := range h.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "aws-chunked") {
+				kept = append(kept, c)
+			}
+		}
+	}
+	return strings.Join(kept, ",")
+}
+
 // plainBody counts and hashes an identity-encoded body, and checks at EOF.
 type plainBody struct {
 	r       io.Reader

@@ -225,9 +225,10 @@ func parseHexSize(b []byte) (int64, bool) {
 	return n, true
 }
 
-// readTrailer reads "name:value" lines up to an empty line (or the end of the stream): the
-// declared checksum, then for signed chunks x-amz-trailer-signature, which signs the
-// canonical "name:value\n" of the others. Lines may end in CRLF or LF.
+// readTrailer reads the trailer up to the end of the stream: the declared checksum as
+// "name:value", then for signed chunks x-amz-trailer-signature, which signs the canonical
+// "name:value\n" of the checksum. Lines end in CRLF or LF, and empty lines are skipped:
+// minio-go sends "name:value\n\r\n" before the signature and an extra CRLF at the end.
 func (c *chunkedBody) readTrailer() error {
 	var canonical []byte
 	var sig string
@@ -235,25 +236,22 @@ func (c *chunkedBody) readTrailer() error {
 	for i := 0; ; i++ {
 		line, err := c.line()
 		if errors.Is(err, errEOFAtLine) {
-			if i == 0 {
-				return errTruncated()
-			}
 			break
 		}
 		if err != nil {
 			return err
 		}
+		if i == maxTrailerLines {
+			return errTrailer("The trailer has too many lines.")
+		}
 		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 		if len(line) == 0 {
-			if err := c.expectEOF(); err != nil {
-				return err
-			}
-			break
+			continue
 		}
 		k, v, ok := strings.Cut(string(line), ":")
 		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
 		switch {
-		case !ok || i >= maxTrailerLines || sig != "":
+		case !ok || sig != "":
 			return errTrailer("The trailer is malformed.")
 		case k == trailerSignature && c.signer != nil:
 			sig = v

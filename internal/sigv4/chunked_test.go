@@ -434,6 +434,8 @@ func lengthAndTrailerCases(data []byte) []invariantCase {
 		{"extra trailer header", unsigned, func(b []byte) []byte { return replace(b, "\r\n0\r\n", "\r\n0\r\nx-amz-meta-a:b\r\n") }, CodeMalformedTrailer},
 		{"trailer without colon", unsigned, func(b []byte) []byte { return replace(b, "x-amz-checksum-sha1:", "x-amz-checksum-sha1 ") }, CodeMalformedTrailer},
 		{"trailer value not base64", unsigned, func(b []byte) []byte { return replace(b, "x-amz-checksum-sha1:", "x-amz-checksum-sha1:!") }, CodeMalformedTrailer},
+		{"trailer with too many lines", unsigned, func(b []byte) []byte { return append(bytes.Clone(b), strings.Repeat("\r\n", maxTrailerLines)...) }, CodeMalformedTrailer},
+		{"header after the trailer signature", signed, func(b []byte) []byte { return append(bytes.Clone(b[:len(b)-2]), "x-amz-meta-a:b\r\n\r\n"...) }, CodeMalformedTrailer},
 		{"signature in unsigned trailer", unsigned, func(b []byte) []byte {
 			return replace(b, "\r\n0\r\n", "\r\n0\r\nx-amz-trailer-signature:"+strings.Repeat("0", 64)+"\r\n")
 		}, CodeMalformedTrailer},
@@ -526,6 +528,12 @@ func TestChunkedLenient(t *testing.T) {
 		{"trailer lines end in LF", chunkedCase{mode: PayloadStreamingSignedTrailer, trailer: "x-amz-checksum-crc32c", data: data, size: 8192}, func(b []byte) []byte {
 			i := bytes.Index(b, []byte("x-amz-checksum-crc32c:"))
 			return append(b[:i:i], bytes.ReplaceAll(b[i:], []byte("\r\n"), []byte("\n"))...)
+		}},
+		{"minio-go signed trailer", chunkedCase{mode: PayloadStreamingSignedTrailer, trailer: "x-amz-checksum-crc32c", data: data, size: 8192}, func(b []byte) []byte {
+			return replace(b, "\r\nx-amz-trailer-signature:", "\n\r\nx-amz-trailer-signature:")
+		}},
+		{"minio-go unsigned trailer", chunkedCase{mode: PayloadStreamingUnsignedTrailer, trailer: "x-amz-checksum-crc32c", data: data, size: 8192}, func(b []byte) []byte {
+			return append(bytes.Clone(b[:len(b)-4]), "\n\r\n\r\n"...)
 		}},
 		{"unsigned chunk extension", chunkedCase{mode: PayloadStreamingUnsignedTrailer, trailer: "x-amz-checksum-crc32", data: data, size: 8192}, func(b []byte) []byte { return replace(b, "2000\r\n", "2000;ext=1\r\n") }},
 		{"uppercase hex size", chunkedCase{mode: PayloadStreamingUnsignedTrailer, trailer: "x-amz-checksum-crc32", data: data, size: 0xabc}, func(b []byte) []byte { return replace(b, "abc\r\n", "ABC\r\n") }},
