@@ -21,7 +21,8 @@ func (e *Error) Error() string { return "sigv4: " + e.Code + ": " + e.Message }
 // not know; Verify then answers InvalidAccessKeyId.
 var ErrUnknownAccessKey = errors.New("sigv4: unknown access key id")
 
-// S3 error codes this package returns.
+// S3 error codes. This package returns all but MissingSecurityHeader, which is there for the
+// listener (S3 answers it when a required x-amz-* header is missing).
 const (
 	CodeAccessDenied          = "AccessDenied"
 	CodeSignatureDoesNotMatch = "SignatureDoesNotMatch"
@@ -103,7 +104,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error, requestID str
 	}
 	status := e.Status
 	if status == 0 {
-		status = http.StatusBadRequest
+		status = statusOf[e.Code]
+	}
+	if status == 0 {
+		status = http.StatusInternalServerError
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

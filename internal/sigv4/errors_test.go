@@ -21,6 +21,8 @@ func TestWriteError(t *testing.T) {
 		{"typed", "GET", newError(CodeSignatureDoesNotMatch, "nope <&>"), 403, CodeSignatureDoesNotMatch},
 		{"wrapped", "PUT", errors.Join(errors.New("ctx"), newError(CodeBadDigest, "bad")), 400, CodeBadDigest},
 		{"untyped", "GET", errors.New("redis: connection refused"), 500, CodeInternalError},
+		{"status from the code", "GET", &Error{Code: CodeAccessDenied, Message: "revoked"}, 403, CodeAccessDenied},
+		{"no status, unknown code", "GET", &Error{Code: "Weird", Message: "?"}, 500, "Weird"},
 		{"head", "HEAD", newError(CodeAccessDenied, "Access Denied"), 403, CodeAccessDenied},
 	}
 	for _, tt := range tests {
