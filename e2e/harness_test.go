@@ -33,6 +33,12 @@ import (
 // startGatewayArgs is startGateway with extra command-line flags (e.g. -debug-addr).
 func startGatewayArgs(t *testing.T, configYAML string, args ...string) *Gateway {
 	t.Helper()
+	return startGatewayEnv(t, configYAML, nil, args...)
+}
+
+// startGatewayEnv is startGatewayArgs with extra environment variables ("NAME=value").
+func startGatewayEnv(t *testing.T, configYAML string, env []string, args ...string) *Gateway {
+	t.Helper()
 	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +50,7 @@ func startGatewayArgs(t *testing.T, configYAML string, args ...string) *Gateway 
 		t.Fatal(err)
 	}
 	g.cmd = exec.Command(binary, append([]string{"-config", g.Config, "-log-level", "debug"}, args...)...)
+	g.cmd.Env = append(os.Environ(), env...)
 	g.cmd.Stdout = lockedWriter{g}
 	g.cmd.Stderr = lockedWriter{g}
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
