@@ -47,6 +47,7 @@ type bench struct {
 	s3       *s3.Client
 	direct   *s3.PresignClient
 	viaNginx *s3.PresignClient
+	viaProxy *s3.PresignClient // through the bare reverse proxy
 	rdb      *redis.Client
 
 	getTok map[string]string // object key → unlimited GET token
@@ -129,6 +130,9 @@ func newBench(ctx context.Context, o options, s *servers, rep *report, root stri
 	if s.nginxURL != "" {
 		b.viaNginx = s3.NewPresignClient(newS3Client(s.nginxURL, hc))
 	}
+	if s.revproxyURL != "" {
+		b.viaProxy = s3.NewPresignClient(newS3Client(s.revproxyURL, hc))
+	}
 	return b, nil
 }
 
@@ -161,10 +165,13 @@ func (b *bench) settings(nginxBin string) []string {
 			nginxNote = " nginx: `proxy_pass` to MinIO with upstream keep-alive, Host passed on, `proxy_buffering on` with hand-tuned 8 × 64 KiB buffers and `proxy_max_temp_file_size 0` (large responses stream instead of being spooled to disk), no access log (`-nginx tuned`) — see bench/nginx.conf.tmpl."
 		}
 	}
+	if nginxBin != "" {
+		nginxNote += fmt.Sprintf(" revproxy: a bare `httputil.ReverseProxy` in this program, run as its own process, forwarding every request unchanged (Host passed on, so the presigned signature verifies) through a keep-alive Transport (MaxIdleConnsPerHost %d, no compression) — see bench/revproxy.go.", revproxyIdle(b.o.conns))
+	}
 	return []string{
 		"Servers: " + vers + "; all on 127.0.0.1, MinIO's data in a temporary folder on the same disk." + nginxNote,
 		fmt.Sprintf("Gateway: built from the working tree at %s with `go build`; Redis token store, one S3 alias on MinIO (path style, http), every other key at its default (part_size 8 MiB, part_concurrency 2, redis.pool_size 10 per CPU); started with `-log-level warn -log-format json -debug-addr 127.0.0.1:<port>`, so no access-log line is written (those are info) and logging does not dominate.", rev),
-		fmt.Sprintf("GOMAXPROCS: bench (load generator) %d; gateway, MinIO and the POST /token ceiling: %s. GOGC %s everywhere. Redis is single-threaded; nginx `worker_processes auto` (%d).", runtime.GOMAXPROCS(0), gomaxprocsNote(), gogc, runtime.NumCPU()),
+		fmt.Sprintf("GOMAXPROCS: bench (load generator) %d; gateway, MinIO, the bare reverse proxy and the POST /token ceiling: %s. GOGC %s everywhere. Redis is single-threaded; nginx `worker_processes auto` (%d).", runtime.GOMAXPROCS(0), gomaxprocsNote(), gogc, runtime.NumCPU()),
 		"Load generator: in this program (see bench/README.md): rate scenarios use one keep-alive HTTP/1.1 connection per worker and a zero-allocation request loop, with every latency kept and exact (nearest-rank) percentiles; large transfers use net/http with 256 KiB buffers. On 2 cores it competes with the servers for CPU: the CPU columns show how much each process used.",
 		fmt.Sprintf("Method: each measurement is repeated %d times (64 MiB GET: %d, 1 GiB GET: %d), interleaved — one run of every path, then the next round, the order rotated each round (A B C, B C A, C A B) — and the table shows medians. MB/s is 10^6 bytes per second.", b.o.runs, 3*b.o.runs, b.o.runs1G),
 	}
@@ -243,27 +250,27 @@ func (b *bench) presign(pc *s3.PresignClient, method, key string) (string, error
 	return u, nil
 }
 
-// path is one way to the same object: through the gateway, straight to MinIO, or nginx.
+// path is one way to the same object: through the gateway, the bare reverse proxy, nginx, or
+// straight to MinIO.
 type path struct {
 	name string
 	url  string
 }
 
-// getPaths returns the three ways to GET key.
+// getPaths returns the four ways to GET key, in the order the charts show them.
 func (b *bench) getPaths(key string) ([]path, error) {
-	direct, err := b.presign(b.direct, http.MethodGet, key)
-	if err != nil {
-		return nil, err
+	paths := []path{{"gateway", b.s.gwURL + "/object/" + b.getTok[key]}}
+	for _, p := range []struct {
+		name string
+		pc   *s3.PresignClient
+	}{{"revproxy", b.viaProxy}, {"nginx", b.viaNginx}, {"direct", b.direct}} {
+		u, err := b.presign(p.pc, http.MethodGet, key)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, path{p.name, u})
 	}
-	viaNginx, err := b.presign(b.viaNginx, http.MethodGet, key)
-	if err != nil {
-		return nil, err
-	}
-	return []path{
-		{"gateway", b.s.gwURL + "/object/" + b.getTok[key]},
-		{"direct", direct},
-		{"nginx", viaNginx},
-	}, nil
+	return paths, nil
 }
 
 // rawFor builds a rawRequest for a URL.
@@ -283,6 +290,9 @@ func (b *bench) cpuOf() *cpuGroup {
 	g.add("MinIO", b.s.minio.pid())
 	if b.s.nginx != nil {
 		g.add("nginx", append([]int{b.s.nginx.pid()}, childPIDs(b.s.nginx.pid())...)...)
+	}
+	if b.s.revproxy != nil {
+		g.add("revproxy", b.s.revproxy.pid())
 	}
 	if b.s.ceiling != nil {
 		g.add("ceiling", b.s.ceiling.pid())
