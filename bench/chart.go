@@ -59,22 +59,26 @@ func (b bar) total() float64 {
 	return t
 }
 
-// palette gives each path or process its colour (Okabe–Ito, readable by colour-blind eyes),
-// and the colour of a value written on top of it.
-var palette = map[string]struct{ fill, ink string }{
-	"gateway":  {"#0072B2", "#FFFFFF"},
-	"redis":    {"#56B4E9", "#111111"},
-	"revproxy": {"#E69F00", "#111111"},
-	"nginx":    {"#009E73", "#FFFFFF"},
-	"direct":   {"#8C8C8C", "#111111"},
-	"redirect": {"#CC79A7", "#111111"},
+// palette gives each path or process its colour (Okabe–Ito, readable by colour-blind eyes)
+// and the colour of a value written on it, in the order of the legend.
+var palette = []struct{ name, fill, ink string }{
+	{"gateway", "#0072B2", "#FFFFFF"},
+	{"redis", "#56B4E9", "#111111"},
+	{"revproxy", "#E69F00", "#111111"},
+	{"nginx", "#009E73", "#FFFFFF"},
+	{"direct", "#8C8C8C", "#111111"},
+	{"redirect", "#CC79A7", "#111111"},
 }
 
-func colours(name string) (fill, ink string) {
-	if c, ok := palette[name]; ok {
-		return c.fill, c.ink
+// colours returns name's fill and ink, and its rank in the legend (names not in the palette
+// come last, dark grey).
+func colours(name string) (fill, ink string, rank int) {
+	for i, c := range palette {
+		if c.name == name {
+			return c.fill, c.ink, i
+		}
 	}
-	return "#555555", "#FFFFFF"
+	return "#555555", "#FFFFFF", len(palette)
 }
 
 // Layout, in SVG user units (pixels at 100 %).
@@ -171,9 +175,6 @@ func (c chart) svg() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// legendOrder is the order of the legend; names not in it follow, as the chart shows them.
-var legendOrder = []string{"gateway", "redis", "revproxy", "nginx", "direct", "redirect"}
-
 // legend lists every part name the chart shows once.
 func (c chart) legend(y float64) *node {
 	var names []string
@@ -189,16 +190,14 @@ func (c chart) legend(y float64) *node {
 		}
 	}
 	rank := func(n string) int {
-		if i := slices.Index(legendOrder, n); i >= 0 {
-			return i
-		}
-		return len(legendOrder)
+		_, _, r := colours(n)
+		return r
 	}
 	slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
 	g := el("g")
 	x := plotLeft
 	for _, n := range names {
-		fill, _ := colours(n)
+		fill, _, _ := colours(n)
 		g.add(el("rect", "x", x, "y", y-10, "width", 12, "height", 12, "fill", fill))
 		g.add(label(x+17, y, 12, "start", n))
 		x += 30 + 7.5*float64(len(n))
@@ -263,7 +262,7 @@ func (p panel) renderGroup(gr group, x0, w, bottom float64, yOf func(float64) fl
 		}
 		base := 0.0
 		for _, pt := range b.parts {
-			fill, ink := colours(pt.name)
+			fill, ink, _ := colours(pt.name)
 			y0, y1 := yOf(base+pt.value), yOf(base)
 			r := el("rect", "x", cx-bw/2, "y", y0, "width", bw, "height", max(0, y1-y0), "fill", fill)
 			r.add(el("title").text(fmt.Sprintf("%s, %s, %s: "+p.format+" %s", gr.label, b.name, pt.name, pt.value, p.unit)))
