@@ -172,6 +172,9 @@ type cpuGroup struct {
 	start []time.Duration
 	at    time.Time
 
+	// elapsed is the wall time between begin and the last end: cores × elapsed is CPU time.
+	elapsed time.Duration
+
 	sysBusy, sysSteal time.Duration
 }
 
@@ -202,7 +205,8 @@ func (g *cpuGroup) begin() {
 
 // end returns, per group, the CPU cores used on average since begin (1.0 = one core busy).
 func (g *cpuGroup) end() map[string]float64 {
-	wall := time.Since(g.at).Seconds()
+	g.elapsed = time.Since(g.at)
+	wall := g.elapsed.Seconds()
 	out := make(map[string]float64, len(g.names)+2)
 	var ours float64
 	for i, name := range g.names {

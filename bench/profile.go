@@ -21,6 +21,8 @@ import (
 // captures a CPU profile and an allocation profile over the same window from the gateway's
 // pprof listener. The files go next to the report: <date>-cpu-<scenario>.pprof and
 // <date>-allocs-<scenario>.pprof. load counts its completed units (requests, MB) in done.
+// It is longer than the house limit because both profiles must cover the same window under the
+// same load: start, capture and stop are kept in one sequence.
 func (b *bench) profile(scenario, unit string, load func(ctx context.Context, done *atomic.Int64)) error {
 	secs := b.o.profileSecs
 	if secs <= 0 {

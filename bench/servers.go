@@ -141,6 +141,9 @@ type servers struct {
 
 	ceiling    *proc
 	ceilingURL string
+
+	revproxy    *proc
+	revproxyURL string
 }
 
 // stopAll stops every server, the last started first.
@@ -406,6 +409,30 @@ func (s *servers) startCeiling(ctx context.Context) error {
 		return err
 	}
 	s.ceiling, s.ceilingURL = p, fmt.Sprintf("http://127.0.0.1:%d", port)
+	return nil
+}
+
+// startRevProxy runs this program again as the bare httputil.ReverseProxy in front of MinIO
+// (see revproxy.go); conns is the bench's -conns, which sizes its idle connections to MinIO.
+func (s *servers) startRevProxy(ctx context.Context, conns int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	p, port, err := s.startWithPort(ctx, "revproxy", func(port int) (*proc, func() error, error) {
+		args := []string{"-revproxy-listen", fmt.Sprintf("127.0.0.1:%d", port), "-revproxy-target", s.minioURL,
+			"-revproxy-conns", fmt.Sprint(conns)}
+		p, err := startProc("revproxy", self, args, nil, filepath.Join(s.dir, "revproxy.log"))
+		if err != nil {
+			return nil, nil, err
+		}
+		// MinIO's readiness probe, through the proxy: both are up.
+		return p, func() error { return httpOK(fmt.Sprintf("http://127.0.0.1:%d/minio/health/ready", port)) }, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.revproxy, s.revproxyURL = p, fmt.Sprintf("http://127.0.0.1:%d", port)
 	return nil
 }
 
