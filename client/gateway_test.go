@@ -145,11 +145,11 @@ func (s *flakyStore) Get(ctx context.Context, tok string) (token.Record, error) 
 	return s.Store.Get(ctx, tok)
 }
 
-func (s *flakyStore) Access(ctx context.Context, tok, method string, n int64) (*token.Grant, error) {
+func (s *flakyStore) Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error) {
 	if s.down.Load() {
 		return nil, errDown
 	}
-	return s.Store.Access(ctx, tok, method, n)
+	return s.Store.Access(ctx, tok, req)
 }
 
 // deadLetters is a hand-written DeadLetters: a fixed list, and the ids replayed.

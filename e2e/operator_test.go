@@ -6,10 +6,15 @@ import (
 	"testing"
 )
 
-// TestReadyzAndMetrics: /readyz follows Redis and the bucket; /metrics reports what happened.
+// TestReadyzAndMetrics: /readyz follows Redis and reports the buckets (an unreachable alias
+// does not make the replica unready); /metrics reports what happened.
 func TestReadyzAndMetrics(t *testing.T) {
 	env := newEnv(t, false)
-	gw := startGateway(t, env.Config(nil))
+	gw := startGateway(t, env.Config(func(cfg map[string]any) {
+		// A second alias whose store cannot be reached: reported, but the replica stays ready.
+		section(cfg, "buckets")["broken"] = map[string]any{"bucket": "b", "endpoint": "http://127.0.0.1:1",
+			"credential": "minio", "force_path_style": true}
+	}))
 	c := client{t, gw.URL}
 	readiness := func() (int, map[string]any) {
 		resp, body := c.do("GET", "/readyz", nil)
@@ -17,8 +22,8 @@ func TestReadyzAndMetrics(t *testing.T) {
 		_ = json.Unmarshal(body, &out)
 		return resp.StatusCode, out
 	}
-	if code, out := readiness(); code != 200 || out["status"] != "ok" {
-		t.Fatalf("/readyz: got %d %v", code, out)
+	if code, out := readiness(); code != 200 || out["status"] != "ok" || out["checks"].(map[string]any)["bucket broken"] != "unreachable" {
+		t.Fatalf("/readyz with one alias unreachable: got %d %v, want 200 naming it", code, out)
 	}
 	put := c.mint(`{"bucket":"assets","key":"ops/obj","method":"PUT"}`)
 	c.do("PUT", "/object/"+put, strings.NewReader("0123456789"))
@@ -44,6 +49,8 @@ func TestReadyzAndMetrics(t *testing.T) {
 		`assetgateway_store_duration_seconds_count{op="access",result="error"} 1`,
 		`assetgateway_upstream_duration_seconds_count{bucket="assets",op="put",result="ok"} 1`,
 		`assetgateway_callback_queue_depth{state="queued"}`,
+		`assetgateway_readiness_check{check="bucket broken"} 0`,
+		`assetgateway_readiness_check{check="store"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -115,6 +115,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	m := metrics.New()
 	ready := map[string]func(context.Context) error{"store": store.Ping}
+	advisory := map[string]func(context.Context) error{}
 	redirects := map[string]bool{}
 	redirect := map[string]proxy.Redirect{}
 	for alias, b := range backends {
@@ -122,7 +123,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		bc := cfg.Buckets[alias]
 		redirect[alias] = proxy.Redirect{Default: bc.Delivery == "redirect", TTL: bc.PresignTTL}
 		if c, ok := b.(interface{ Check(context.Context) error }); ok {
-			ready["bucket "+alias] = c.Check
+			advisory["bucket "+alias] = c.Check
 		}
 		backends[alias] = m.InstrumentBackend(alias, b)
 	}
@@ -184,6 +185,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CORS:          api.CORS{AllowedOrigins: cfg.Server.CORS.AllowedOrigins, MaxAge: cfg.Server.CORS.MaxAge},
 		Metrics:       m,
 		Ready:         ready,
+		Advisory:      advisory,
 		RateLimit:     api.RateLimit{PerMinute: cfg.Server.RateLimit.PerMinute, Burst: cfg.Server.RateLimit.Burst},
 		ClientIP:      ips.Of,
 		Logger:        log,

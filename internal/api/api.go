@@ -45,9 +45,10 @@ type KeyChecker interface {
 	CheckKey(key string) error
 }
 
-// URLChecker vets callback URLs at mint time (the SSRF guard).
+// URLChecker vets callback URLs at mint time (the SSRF guard): one verdict per URL, all in
+// one bounded wait.
 type URLChecker interface {
-	CheckURL(ctx context.Context, raw string) error
+	CheckURLs(ctx context.Context, raws []string) []error
 }
 
 // Options configures the API.
@@ -76,9 +77,11 @@ type Options struct {
 	RateLimit RateLimit
 	// Metrics records request metrics and serves /metrics; nil: no metrics.
 	Metrics *metrics.Metrics
-	// Ready are the readiness checks of /readyz, by name ("store", "bucket assets"); each
-	// is given ReadyTimeout.
+	// Ready are the readiness checks of /readyz that decide it, by name ("store"); Advisory
+	// are reported beside them but decide nothing ("bucket assets"). Each is given
+	// ReadyTimeout.
 	Ready        map[string]func(context.Context) error
+	Advisory     map[string]func(context.Context) error
 	ReadyTimeout time.Duration
 	// ClientIP returns a request's client address; nil means the TCP peer.
 	ClientIP func(*http.Request) string
@@ -103,6 +106,7 @@ type API struct {
 	limit     *limiter
 	metrics   *metrics.Metrics
 	ready     map[string]func(context.Context) error
+	advisory  map[string]func(context.Context) error
 	readyWait time.Duration
 	clientIP  func(*http.Request) string
 	log       *slog.Logger
@@ -125,6 +129,7 @@ func New(o Options) *API {
 		cors:      newCORS(o.CORS),
 		metrics:   o.Metrics,
 		ready:     o.Ready,
+		advisory:  o.Advisory,
 		readyWait: o.ReadyTimeout,
 		clientIP:  o.ClientIP,
 		log:       o.Logger,
@@ -201,28 +206,27 @@ func isControl(path string) bool {
 // methods and paths under /token reveal nothing without a control token), and the mux's own
 // 404 and 405 answers get the contract's JSON shape.
 func (a *API) route(w *responseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions {
+	object := strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions
+	if object {
 		a.cors.allow(w, r) // set before anything is written: errors are readable too
 	}
-	if isControl(r.URL.Path) {
+	control := isControl(r.URL.Path)
+	if control || object {
+		// A client over its failure budget is refused everything on these surfaces, a
+		// correct token included: an answer that told a right guess from a wrong one would
+		// make the limiter an oracle.
+		if blocked, wait := a.limit.blocked(a.clientIP(r)); blocked {
+			a.fail(w, r, tooMany(w, wait))
+			return
+		}
+	}
+	if control {
 		if e := a.authorize(r); e != nil {
-			ip := a.clientIP(r)
-			if blocked, wait := a.limit.blocked(ip); blocked {
-				e = tooMany(w, wait)
-			} else {
-				a.limit.fail(ip)
-			}
+			a.limit.fail(a.clientIP(r))
 			if e.Status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="assetgateway"`)
 			}
 			a.fail(w, r, e)
-			return
-		}
-	}
-	object := strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions
-	if object && a.limit != nil {
-		if blocked, wait := a.limit.blocked(a.clientIP(r)); blocked {
-			a.fail(w, r, tooMany(w, wait)) // before any token lookup
 			return
 		}
 	}
@@ -286,7 +290,9 @@ const statusClientGone = 499
 // fail writes err as a contract error, unless the client is gone and nobody would read it.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	rw, _ := w.(*responseWriter)
-	if errors.Is(err, proxy.ErrClientGone) {
+	if errors.Is(err, proxy.ErrClientGone) || errors.Is(r.Context().Err(), context.Canceled) {
+		// The client left (during a store call, an upload, …): nobody reads an answer, and
+		// the failure is not the gateway's.
 		if rw != nil && rw.status == 0 {
 			rw.status, rw.code = statusClientGone, "client_gone"
 		}

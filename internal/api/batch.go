@@ -1,12 +1,11 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/assetgateway/assetgateway/internal/strictjson"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -26,14 +25,13 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	if e != nil {
 		return e
 	}
-	if e := checkFields(raw, batchFields); e != nil {
-		return e
-	}
 	var body struct {
-		Tokens []json.RawMessage `json:"tokens"`
+		Tokens []strictjson.Value `json:"tokens"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&body); err != nil || len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
+	if err := strictjson.Unmarshal(raw, &body); err != nil {
+		if p := strictjson.Problem(err); strings.HasPrefix(p, "unknown field") {
+			return badRequest(jsonProblem(err))
+		}
 		return badRequest(`invalid JSON body: want {"tokens": [...]}`)
 	}
 	switch n := len(body.Tokens); {
@@ -44,34 +42,38 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	var problems []string
-	items := make([]token.Item, len(body.Tokens))
-	seen := make(map[string]int, len(body.Tokens))
+	reqs := make([]createRequest, len(body.Tokens))
+	decoded := make([]bool, len(body.Tokens))
+	callbacks := make([]string, len(body.Tokens))
 	for i, itemRaw := range body.Tokens {
-		at := fmt.Sprintf("tokens[%d]", i)
-		var req createRequest
-		if e := checkFields(itemRaw, createFields); e != nil {
+		if err := strictjson.Unmarshal(itemRaw, &reqs[i]); err != nil {
+			p := jsonProblem(err)
 			sep := "."
-			if strings.HasPrefix(e.Message, "unknown field") {
+			if strings.HasPrefix(p, "unknown field") || strings.HasPrefix(p, "invalid JSON") {
 				sep = ": "
 			}
-			problems = append(problems, at+sep+e.Message)
+			problems = append(problems, fmt.Sprintf("tokens[%d]%s%s", i, sep, p))
 			continue
 		}
-		d := json.NewDecoder(bytes.NewReader(itemRaw))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&req); err != nil {
-			problems = append(problems, at+": "+decodeProblem(err, "not a JSON object"))
+		decoded[i], callbacks[i] = true, reqs[i].Callback
+	}
+	callbackErrs := a.checkCallbacks(r.Context(), callbacks) // every host looked up at once
+	items := make([]token.Item, len(body.Tokens))
+	seen := make(map[string]int, len(body.Tokens))
+	for i := range reqs {
+		if !decoded[i] {
 			continue
 		}
-		tok, rec, ps := a.validate(r.Context(), &req)
+		at := fmt.Sprintf("tokens[%d]", i)
+		tok, rec, ps := a.validate(&reqs[i], callbackErrs[i])
 		for _, p := range ps {
 			problems = append(problems, at+"."+p)
 		}
-		if req.Token != "" {
-			if j, dup := seen[req.Token]; dup {
+		if t := reqs[i].Token; t != "" {
+			if j, dup := seen[t]; dup {
 				problems = append(problems, fmt.Sprintf("%s.token: the same as tokens[%d].token", at, j))
 			}
-			seen[req.Token] = i
+			seen[t] = i
 		}
 		items[i] = token.Item{Token: tok, Record: rec}
 	}
@@ -109,6 +111,3 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil
 }
-
-// batchFields are the members POST /tokens accepts.
-var batchFields = map[string]bool{"tokens": true}

@@ -3,33 +3,13 @@ package api
 import (
 	"strings"
 	"testing"
+
+	"github.com/assetgateway/assetgateway/internal/strictjson"
 )
 
-func TestLoneSurrogate(t *testing.T) {
-	cases := []struct {
-		lit  string
-		want bool
-	}{
-		{`"plain"`, false},
-		{`"\ud83d\ude00"`, false}, // a pair: 😀
-		{`"\uD83D\uDE00"`, false},
-		{`"a\ud800b"`, true},
-		{`"\udc00"`, true},
-		{`"\ud800"`, true},
-		{`"\ud800\u0041"`, true},
-		{`"\\ud800"`, false}, // an escaped backslash, then text
-		{`"\\\ud800"`, true},
-		{`"\u00e9"`, false},
-		{`"\u12"`, false}, // malformed escapes are the decoder's business
-	}
-	for _, c := range cases {
-		if got := loneSurrogate([]byte(c.lit)); got != c.want {
-			t.Errorf("loneSurrogate(%s): got %v, want %v", c.lit, got, c.want)
-		}
-	}
-}
-
-func TestCheckFields(t *testing.T) {
+// TestCreateRequestDecoding: POST /token's body is decoded strictly, and each refusal names
+// what is wrong (what encoding/json would have let through is listed first).
+func TestCreateRequestDecoding(t *testing.T) {
 	cases := []struct {
 		body, want string // want: "" accepted, else a word of the message
 	}{
@@ -38,20 +18,24 @@ func TestCheckFields(t *testing.T) {
 		{`{"max_hits":1,"max_hits":-1}`, "more than once"},
 		{`{"key":"a` + "\xff" + `b"}`, "key"},
 		{`{"filename":"\ud800.pdf"}`, "filename"},
-		{`{"key":"\ud83d\ude00"}`, ""},
-		{`[1,2]`, ""},   // not an object: the decoder's error
-		{`{"key":`, ""}, // truncated: the decoder's error
 		{`{"ke\u0079":"a","key":"b"}`, "more than once"},
+		{`{"metadata":{"owner":"a","owner":"b"}}`, "metadata.owner"},
+		{`{"ip":["10.0.0.1","\udc00"]}`, "ip[1]"},
+		{`{"key":"\ud83d\ude00"}`, ""},
 		{` { "bucket" : "b" , "size" : -1 , "callback" : "https://x/?a={\"b\":[1]}" } `, ""},
-		{`{"bucket":{"nested":["x\uD800"]}}`, ""}, // nested values are the decoder's business
+		{`{"max_hits":"3"}`, "max_hits: must be a JSON integer"},
+		{`{"key":"a"} {"key":"b"}`, "more than one value"},
+		{`[1,2]`, "invalid JSON body"},
+		{`{"key":`, "invalid JSON body"},
 	}
 	for _, c := range cases {
-		e := checkFields([]byte(c.body), createFields)
+		var req createRequest
+		err := strictjson.Unmarshal([]byte(c.body), &req)
 		switch {
-		case c.want == "" && e != nil:
-			t.Errorf("%s: got %v, want accepted", c.body, e)
-		case c.want != "" && (e == nil || !strings.Contains(e.Message, c.want)):
-			t.Errorf("%s: got %v, want a 400 naming %q", c.body, e, c.want)
+		case c.want == "" && err != nil:
+			t.Errorf("%s: got %v, want accepted", c.body, err)
+		case c.want != "" && (err == nil || !strings.Contains(jsonProblem(err), c.want)):
+			t.Errorf("%s: got %v (%q), want a 400 naming %q", c.body, err, jsonProblem(err), c.want)
 		}
 	}
 }

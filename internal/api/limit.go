@@ -9,10 +9,13 @@ import (
 	"time"
 )
 
-// RateLimit bounds how fast one client may fail: guessing control tokens (401/403) or
-// object tokens (404 token_not_found). Past the budget the client gets 429
-// too_many_requests with Retry-After, before any token is looked up. A request with a valid
-// control token is never refused because of failures, its own or anyone else's.
+// RateLimit bounds how fast one client (an IPv4 address, an IPv6 /64) may fail: guessing
+// control tokens (401/403) or object tokens (404 token_not_found). Past the budget the client
+// gets 429 too_many_requests with Retry-After for every request to the control API and
+// /object — a correct token included, or the limiter would tell a right guess from a wrong
+// one — until its budget refills. The price: a backend that shares an address with a guesser
+// (behind one NAT) is refused too; exempt it by turning the limiter off (PerMinute 0) where
+// the network is trusted.
 type RateLimit struct {
 	// PerMinute is the sustained number of failures allowed per client; zero turns the
 	// limiter off (for trusted networks).

@@ -139,11 +139,11 @@ func (s *oasStore) Delete(ctx context.Context, tok string) error {
 	return s.Store.Delete(ctx, tok)
 }
 
-func (s *oasStore) Access(ctx context.Context, tok, method string, n int64) (*token.Grant, error) {
+func (s *oasStore) Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error) {
 	if err := s.fault(); err != nil {
 		return nil, err
 	}
-	return s.Store.Access(ctx, tok, method, n)
+	return s.Store.Access(ctx, tok, req)
 }
 
 // oasDeadLetters is a hand-written DeadLetters with one dead letter; it can be broken (500).
@@ -648,7 +648,7 @@ func TestOpenAPIResponses(t *testing.T) {
 			`"ip":["127.0.0.1","::1","10.1.2.3/8"],"disposition":"attachment","cache_control":"private, max-age=60","delivery":"stream"}`)
 		rec := g.do(t, oasCall{method: "GET", path: "/token/" + put, control: true}, 200).json(t)
 		if fmt.Sprint(rec["ip"]) != "[127.0.0.1/32 ::1/128 10.0.0.0/8]" || rec["if_none_match"] != true || rec["sha256"] != hex.EncodeToString(sum[:]) ||
-			rec["delivery"] != "stream" || rec["disposition"] != nil || rec["cache_control"] != "private, max-age=60" {
+			rec["delivery"] != "stream" || rec["disposition"] != "attachment" || rec["cache_control"] != "private, max-age=60" {
 			t.Fatalf("record: %v", rec)
 		}
 		g.do(t, oasCall{method: "PUT", path: "/object/" + put, body: "<svg/>", header: []string{"Content-Type", "image/svg+xml"}}, 200)
@@ -971,8 +971,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		} {
 			limited.do(t, c, 429)
 		}
-		// A valid control token always passes.
-		limited.do(t, oasCall{method: "GET", path: "/token/openapi-unknown-token-01", control: true}, 404)
+		// A valid control token is refused too until the budget refills (no oracle).
+		limited.do(t, oasCall{method: "GET", path: "/token/openapi-unknown-token-01", control: true}, 429)
 	})
 
 	g.coverage(t, doc, limited)

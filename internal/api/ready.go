@@ -7,12 +7,22 @@ import (
 	"sync"
 )
 
-// readyz serves GET /readyz: 200 only when every check passes (the token store answers,
-// every bucket alias is reachable), each within the ready timeout. The body names each
-// check's state; the cause of a failure goes to the log, not to the (unauthenticated) probe.
+// readyz serves GET /readyz: 200 when every decisive check passes (the token store
+// answers), each within the ready timeout. Advisory checks (a bucket alias is reachable) are
+// reported in the body and in a metric but decide nothing: a store down for one alias must
+// not take every replica out of rotation, since every replica shares it and the other
+// aliases still work. The body names each check's state; the cause of a failure goes to the
+// log, not to the (unauthenticated) probe.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
-	names := make([]string, 0, len(a.ready))
-	for name := range a.ready {
+	checks := make(map[string]func(context.Context) error, len(a.ready)+len(a.advisory))
+	for name, c := range a.ready {
+		checks[name] = c
+	}
+	for name, c := range a.advisory {
+		checks[name] = c
+	}
+	names := make([]string, 0, len(checks))
+	for name := range checks {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -24,7 +34,7 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(r.Context(), a.readyWait)
 			defer cancel()
-			err := a.ready[name](ctx)
+			err := checks[name](ctx)
 			switch {
 			case err == nil:
 				results[i] = "ok"
@@ -40,13 +50,14 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	wg.Wait()
 	status, code := "ok", http.StatusOK
-	checks := make(map[string]string, len(names))
+	states := make(map[string]string, len(names))
 	for i, name := range names {
-		checks[name] = results[i]
-		if results[i] != "ok" {
+		states[name] = results[i]
+		a.metrics.Check(name, results[i] == "ok")
+		if _, decisive := a.ready[name]; decisive && results[i] != "ok" {
 			status, code = "unavailable", http.StatusServiceUnavailable
 		}
 	}
-	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+	writeJSON(w, code, map[string]any{"status": status, "checks": states})
 	return nil
 }

@@ -54,7 +54,8 @@ type Server struct {
 
 // RateLimit bounds how fast one client (an IPv4 address, an IPv6 /64) may fail control-token
 // checks (401/403) and object-token lookups (404 token_not_found); past it the client gets
-// 429 too_many_requests with Retry-After. A valid control token is never throttled.
+// 429 too_many_requests with Retry-After for everything on those surfaces, a valid token
+// included, until its budget refills (so the limiter is no oracle).
 type RateLimit struct {
 	// PerMinute is the sustained number of failures allowed per client. Zero turns the
 	// limiter off (for trusted networks).

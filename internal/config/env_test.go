@@ -83,7 +83,7 @@ func TestParseExpandsEnvIntoEveryType(t *testing.T) {
 		"TIMEOUT":  "250ms",
 		"FPS":      "true",
 		"SIZE":     "16MiB",
-		"TOKEN":    `tok:#"q"'s`,
+		"TOKEN":    `tok:#"q"'s-0123456789abcdefghijklmnop`,
 		"PREFIX":   "a: b\n# c",
 		"PASSWORD": "null",
 		"NUMERIC":  "123456",
@@ -125,7 +125,7 @@ buckets:
 		{"redis.timeout", cfg.Redis.Timeout, 250 * time.Millisecond},
 		{"redis.password stays a string", cfg.Redis.Password, "null"},
 		{"redis.username stays a string", cfg.Redis.Username, "123456"},
-		{"control.tokens[0]", cfg.Control.Tokens[0], `tok:#"q"'s`},
+		{"control.tokens[0]", cfg.Control.Tokens[0], `tok:#"q"'s-0123456789abcdefghijklmnop`},
 		{"redis.key_prefix", cfg.Redis.KeyPrefix, "a: b\n# c"},
 		{"force_path_style", b.ForcePathStyle, true},
 		{"part_size", b.PartSize, ByteSize(16 << 20)},
@@ -153,7 +153,7 @@ func TestParseEnvErrors(t *testing.T) {
 		},
 		{
 			name: "unset variable in a list item",
-			yaml: "control:\n  tokens:\n    - ok\n    - ${AG_CONTROL_TOKEN}\n",
+			yaml: "control:\n  tokens:\n    - control-token-0123456789abcdefghijklmnop\n    - ${AG_CONTROL_TOKEN}\n",
 			want: []string{"control.tokens[1]: environment variable AG_CONTROL_TOKEN is not set (line 4)"},
 		},
 		{
@@ -280,7 +280,7 @@ control:
 			"export AG_TEST_PASSWORD='p@ss word#1'\n" +
 			"AG_TEST_FROM_PROCESS=dotenv-loses\n" +
 			"AG_TEST_PREFIX=\"pre:\" # comment\n" +
-			"AG_TEST_TOKEN=tok$en\n",
+			"AG_TEST_TOKEN=tok$en-0123456789abcdefghijklmnopqrstu\n",
 	})
 	cfg, err := Load(filepath.Join(dir, "config.yaml"))
 	if err != nil {
@@ -290,7 +290,7 @@ control:
 		{"quoted, exported", cfg.Redis.Password, "p@ss word#1"},
 		{"process environment wins", cfg.Redis.Username, "process-wins"},
 		{"double-quoted with comment", cfg.Redis.KeyPrefix, "pre:"},
-		{"bare with a dollar", cfg.Control.Tokens[0], "tok$en"},
+		{"bare with a dollar", cfg.Control.Tokens[0], "tok$en-0123456789abcdefghijklmnopqrstu"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

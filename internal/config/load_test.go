@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 // top-level key the snippet does not set. The snippet comes first, so its line numbers hold.
 var baseSections = []struct{ key, text string }{
 	{"server", "server:\n  host: \"https://gw.example.com\"\n"},
-	{"control", "control:\n  tokens: [\"control-token-1\"]\n"},
+	{"control", "control:\n  tokens: [\"control-token-0123456789abcdefghijklmnop\"]\n"},
 	{"buckets", "buckets:\n  local:\n    driver: file\n    root: ./data\n"},
 }
 
@@ -60,7 +61,16 @@ func TestParseSeedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse(data, mapEnv(nil), "/etc/assetgateway")
+	// As written, the seed's 15-character control token on a public listener is refused:
+	// that one line is the only problem.
+	_, err = Parse(data, mapEnv(nil), "/etc/assetgateway")
+	wantShort := "control.tokens[0]: must be at least 32 characters when server.listen is not a loopback address"
+	if err == nil || strings.Count(err.Error(), "\n") > 0 || !strings.Contains(err.Error(), wantShort) {
+		t.Fatalf("Parse of the seed as written: %v, want only %q", err, wantShort)
+	}
+	// With a real control token, every key of the seed loads as it says.
+	const longToken = "seed-control-token-0123456789abcdefghij"
+	cfg, err := Parse(bytes.Replace(data, []byte("control-token-1"), []byte(longToken), 1), mapEnv(nil), "/etc/assetgateway")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -68,7 +78,7 @@ func TestParseSeedConfig(t *testing.T) {
 	want.Server.Listen = ":8080"
 	want.Server.Host = "https://gateway.example.com"
 	want.Redis.Addr = "127.0.0.1:6379"
-	want.Control.Tokens = []string{"control-token-1"}
+	want.Control.Tokens = []string{longToken}
 	want.Credentials = map[string]Credential{
 		"s3-prod": {AccessKey: "your-access-key", SecretKey: "your-secret-key"},
 	}
@@ -131,7 +141,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	want := Default()
 	want.Server.Host = "https://gw.example.com"
-	want.Control.Tokens = []string{"control-token-1"}
+	want.Control.Tokens = []string{"control-token-0123456789abcdefghijklmnop"}
 	want.Buckets = map[string]Bucket{
 		"s3": {Driver: DriverS3, Bucket: "b", Region: "us-east-1", PartSize: 8 << 20, PartConcurrency: 2, ResponseTimeout: 20 * time.Second, Delivery: "stream", PresignTTL: 30 * time.Second},
 	}
@@ -279,6 +289,8 @@ callback:
 	_, err := Parse([]byte(doc), mapEnv(nil), "/base")
 	assertProblems(t, err,
 		`server.lisen: unknown key (line 2), did you mean "listen"?`,
+		"control.tokens[0]: must be at least 32 characters when server.listen is not a loopback address (generate one: openssl rand -base64 32) (line 19)",
+		"control.tokens[2]: must be at least 32 characters when server.listen is not a loopback address (generate one: openssl rand -base64 32) (line 19)",
 		`server.listen: must be host:port, e.g. ":8080" or "127.0.0.1:8080" (line 3)`,
 		`server.host: must be an absolute http or https URL (scheme http or https) (line 4)`,
 		`server.cors.allowed_origins[0]: must be "*" or an origin scheme://host[:port], e.g. "https://app.example.com", without a trailing slash (line 6)`,
@@ -372,7 +384,7 @@ func TestParseUnknownKeys(t *testing.T) {
 		{"server", "server:\n  host: https://gw.example.com\n  lisen: x\n", `server.lisen: unknown key (line 3), did you mean "listen"?`},
 		{"server.cors", "server:\n  host: https://gw.example.com\n  cors:\n    origins: []\n", `server.cors.origins: unknown key (line 4)`},
 		{"redis", "redis:\n  adr: x\n", `redis.adr: unknown key (line 2), did you mean "addr"?`},
-		{"control", "control:\n  tokens: [a]\n  token: b\n", `control.token: unknown key (line 3), did you mean "tokens"?`},
+		{"control", "control:\n  tokens: [control-token-0123456789abcdefghijklmnop]\n  token: b\n", `control.token: unknown key (line 3), did you mean "tokens"?`},
 		{"credential field", "credentials:\n  c:\n    access_key: a\n    secret_key: b\n    acces_key: a\n", `credentials.c.acces_key: unknown key (line 5), did you mean "access_key"?`},
 		{"bucket field", "buckets:\n  local:\n    driver: file\n    root: x\n    rot: y\n", `buckets.local.rot: unknown key (line 5), did you mean "root"?`},
 		{"token", "token:\n  ttl: 1h\n", `token.ttl: unknown key (line 2)`},

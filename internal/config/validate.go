@@ -49,7 +49,7 @@ func (c *Config) check() problems {
 	var ps problems
 	c.Server.check(&ps)
 	c.Redis.check(&ps)
-	checkTokens(&ps, c.Control.Tokens)
+	checkTokens(&ps, c.Control.Tokens, loopbackOnly(c.Server.Listen))
 	for _, name := range slices.Sorted(maps.Keys(c.Credentials)) {
 		c.Credentials[name].check(&ps, joinPath("credentials", name), name)
 	}
@@ -198,7 +198,14 @@ func (s *RedisSentinel) check(ps *problems, addr string) {
 	}
 }
 
-func checkTokens(ps *problems, tokens []string) {
+// MinControlTokenLength is the shortest control token accepted when the gateway listens
+// beyond loopback: 32 characters of a random alphabet are far beyond guessing, even for a
+// client the brute-force limiter lets try about once a second for years.
+const MinControlTokenLength = 32
+
+// checkTokens vets the control tokens. Short ones (a test value, a password) are refused
+// unless only this machine can reach the listener.
+func checkTokens(ps *problems, tokens []string, loopback bool) {
 	if len(tokens) == 0 {
 		ps.add("control.tokens", 0, "at least one control token is required")
 		return
@@ -213,6 +220,9 @@ func checkTokens(ps *problems, tokens []string) {
 			ps.add(path, 0, "must be valid UTF-8")
 		case strings.IndexFunc(t, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 			ps.add(path, 0, "must not contain whitespace or control characters")
+		case !loopback && utf8.RuneCountInString(t) < MinControlTokenLength:
+			ps.add(path, 0, "must be at least %d characters when server.listen is not a loopback address "+
+				"(generate one: openssl rand -base64 32)", MinControlTokenLength)
 		}
 		if j, dup := first[t]; dup {
 			ps.add(path, 0, "duplicate of control.tokens[%d]", j)
@@ -341,6 +351,20 @@ func checkSecret(ps *problems, path, secret string) {
 	if key, err := base64.StdEncoding.DecodeString(rest); err != nil || len(key) == 0 {
 		ps.add(path, 0, `after "whsec_" must come standard base64 (with padding) of at least one byte`)
 	}
+}
+
+// loopbackOnly reports whether a listen address accepts connections from this machine only
+// ("127.0.0.1:8080", "[::1]:8080", "localhost:8080"; not ":8080" or "0.0.0.0:8080").
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 func positive(ps *problems, path string, d time.Duration) {

@@ -10,7 +10,7 @@ import (
 func validConfig() *Config {
 	c := Default()
 	c.Server.Host = "https://gw.example.com"
-	c.Control.Tokens = []string{"control-token-1"}
+	c.Control.Tokens = []string{"control-token-0123456789abcdefghijklmnop"}
 	c.Credentials = map[string]Credential{"main": {AccessKey: "ak", SecretKey: "sk"}}
 	c.Buckets = map[string]Bucket{
 		"s3":    bucketDefaults(Bucket{Bucket: "assets", Credential: "main"}),
@@ -104,15 +104,25 @@ func TestValidate(t *testing.T) {
 		{"redis pool size negative", func(c *Config) { c.Redis.PoolSize = -1 }, "redis.pool_size: must not be negative (0: the client's default)"},
 
 		// control.tokens
-		{"several tokens", func(c *Config) { c.Control.Tokens = []string{"a", "b", "ünïcode"} }, ""},
+		{"several tokens", func(c *Config) {
+			c.Control.Tokens = []string{"a", "b", "ünïcode"}
+			c.Server.Listen = "127.0.0.1:8080"
+		}, ""},
+		{"short token, public listener", func(c *Config) { c.Control.Tokens = []string{"control-token-1"} },
+			"control.tokens[0]: must be at least 32 characters when server.listen is not a loopback address (generate one: openssl rand -base64 32)"},
+		{"short token, all interfaces", func(c *Config) { c.Control.Tokens = []string{"control-token-1"}; c.Server.Listen = "0.0.0.0:8080" },
+			"control.tokens[0]: must be at least 32 characters when server.listen is not a loopback address (generate one: openssl rand -base64 32)"},
+		{"short token, loopback", func(c *Config) { c.Control.Tokens = []string{"control-token-1"}; c.Server.Listen = "127.0.0.1:8080" }, ""},
+		{"short token, IPv6 loopback", func(c *Config) { c.Control.Tokens = []string{"control-token-1"}; c.Server.Listen = "[::1]:8080" }, ""},
+		{"short token, localhost", func(c *Config) { c.Control.Tokens = []string{"control-token-1"}; c.Server.Listen = "localhost:8080" }, ""},
 		{"no tokens", func(c *Config) { c.Control.Tokens = nil }, "control.tokens: at least one control token is required"},
-		{"empty token", func(c *Config) { c.Control.Tokens = []string{"a", ""} }, "control.tokens[1]: must not be empty"},
+		{"empty token", func(c *Config) { c.Control.Tokens = []string{"a", ""}; c.Server.Listen = "127.0.0.1:8080" }, "control.tokens[1]: must not be empty"},
 		{"token with space", func(c *Config) { c.Control.Tokens = []string{"a b"} }, "control.tokens[0]: must not contain whitespace or control characters"},
 		{"token with newline", func(c *Config) { c.Control.Tokens = []string{"ab\n"} }, "control.tokens[0]: must not contain whitespace or control characters"},
 		{"token with NUL", func(c *Config) { c.Control.Tokens = []string{"ab\x00"} }, "control.tokens[0]: must not contain whitespace or control characters"},
 		{"token with no-break space", func(c *Config) { c.Control.Tokens = []string{"a\u00a0b"} }, "control.tokens[0]: must not contain whitespace or control characters"},
 		{"token invalid UTF-8", func(c *Config) { c.Control.Tokens = []string{"a\xffb"} }, "control.tokens[0]: must be valid UTF-8"},
-		{"duplicate token", func(c *Config) { c.Control.Tokens = []string{"a", "b", "a"} }, "control.tokens[2]: duplicate of control.tokens[0]"},
+		{"duplicate token", func(c *Config) { c.Control.Tokens = []string{"a", "b", "a"}; c.Server.Listen = "127.0.0.1:8080" }, "control.tokens[2]: duplicate of control.tokens[0]"},
 
 		// credentials
 		{"credential without access key", func(c *Config) { c.Credentials["main"] = Credential{SecretKey: "s"} }, "credentials.main.access_key: is required"},

@@ -13,6 +13,7 @@
 //	callback_queue_depth{state="queued"|"scheduled"} gauge    webhooks waiting
 //	callback_events_total{outcome}                 counter    enqueued, delivered, dropped, dead_lettered, abandoned
 //	callback_attempts_total{result}                counter    delivery attempts: ok, failed
+//	readiness_check{check}                         gauge      1 when the check passed at the last /readyz, else 0
 //
 // plus the Go runtime and process collectors.
 package metrics
@@ -43,6 +44,7 @@ type Metrics struct {
 	hits     *prometheus.CounterVec
 	store    *prometheus.HistogramVec
 	upstream *prometheus.HistogramVec
+	checks   *prometheus.GaugeVec
 }
 
 // New returns a registry with every gateway metric and the Go and process collectors.
@@ -62,8 +64,11 @@ func New() *Metrics {
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "upstream_duration_seconds",
 			Help:    "Object-store call latency (GET and HEAD: until the response headers; PUT: the whole upload).",
 			Buckets: latencyBuckets}, []string{"bucket", "op", "result"}),
+		checks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "readiness_check",
+			Help: "1 when the readiness check passed at the last /readyz probe, else 0 (store: decisive; bucket <alias>: advisory)."},
+			[]string{"check"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.hits, m.store, m.upstream,
+	m.reg.MustRegister(m.requests, m.duration, m.bytes, m.hits, m.store, m.upstream, m.checks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"in", "out"} {
 		m.bytes.WithLabelValues(d)
@@ -121,6 +126,18 @@ func (m *Metrics) Upstream(bucket, op string, d time.Duration, err error) {
 		return
 	}
 	m.upstream.WithLabelValues(bucket, op, result(err)).Observe(d.Seconds())
+}
+
+// Check records the outcome of one readiness check.
+func (m *Metrics) Check(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.checks.WithLabelValues(name).Set(v)
 }
 
 func result(err error) string {

@@ -36,14 +36,14 @@ func TestInstrumentedStoreCountsHits(t *testing.T) {
 	if err := s.Create(ctx, "metrics-token-0123456789", rec); err != nil {
 		t.Fatal(err)
 	}
-	g, err := s.Access(ctx, "metrics-token-0123456789", token.MethodGet, -1)
+	g, err := s.Access(ctx, "metrics-token-0123456789", token.Request{Method: token.MethodGet, ContentLength: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Refund(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	s.Access(ctx, "unknown-token-0123456789", token.MethodGet, -1)
+	s.Access(ctx, "unknown-token-0123456789", token.Request{Method: token.MethodGet, ContentLength: -1})
 	out := scrape(t, m)
 	for _, want := range []string{
 		`assetgateway_hits_total{outcome="consumed"} 1`,

@@ -55,9 +55,9 @@ func (t *timedStore) Delete(ctx context.Context, tok string) error {
 	return err
 }
 
-func (t *timedStore) Access(ctx context.Context, tok, method string, n int64) (*token.Grant, error) {
+func (t *timedStore) Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error) {
 	start := time.Now()
-	g, err := t.Store.Access(ctx, tok, method, n)
+	g, err := t.Store.Access(ctx, tok, req)
 	t.observe(ctx, "access", start, err)
 	if g != nil && g.Consumed {
 		t.m.Hit("consumed")

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -491,5 +492,34 @@ func checkTmpEmpty(t *testing.T, f *File) {
 	}
 	if len(entries) != 0 {
 		t.Errorf("%d temporary files left in %s", len(entries), tmpDir)
+	}
+}
+
+// TestFileListOrder: a folder's keys come out in bytewise key order across nested folders
+// ("a-c" < "a/b" < "a0"), page by page, and a page never reaches past its last key.
+func TestFileListOrder(t *testing.T) {
+	f := newTestFile(t)
+	keys := []string{"p/b", "p/a0", "p/a/c/d", "p/a/b", "p/a-c", "q/x", "pz"}
+	for _, k := range keys {
+		putBytes(t, f, k, []byte(k), "")
+	}
+	want := []string{"p/a-c", "p/a/b", "p/a/c/d", "p/a0", "p/b"}
+	var got []string
+	after := ""
+	for range len(want) + 1 {
+		page, err := f.List(context.Background(), "p/", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			got = append(got, e.Key)
+		}
+		if !page.Truncated {
+			break
+		}
+		after = strings.TrimPrefix(page.Entries[len(page.Entries)-1].Key, "p/")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %q, want %q", got, want)
 	}
 }

@@ -38,7 +38,7 @@ func benchAccess(b *testing.B, s Store) {
 		b.Run(method, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.Access(ctx, benchToken, method, -1); err != nil {
+				if _, err := s.Access(ctx, benchToken, Request{Method: method, ContentLength: -1}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -48,7 +48,7 @@ func benchAccess(b *testing.B, s Store) {
 			b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := s.Access(ctx, benchToken, method, -1); err != nil {
+					if _, err := s.Access(ctx, benchToken, Request{Method: method, ContentLength: -1}); err != nil {
 						b.Error(err)
 						return
 					}

@@ -32,9 +32,10 @@ type MemoryStore struct {
 }
 
 type memRecord struct {
-	rec      Record
-	gen      string
-	deadline time.Time // expire_at + retention: gone from then on
+	rec          Record
+	gen          string
+	deadline     time.Time // expire_at + retention: gone from then on
+	headNotified time.Time // when a HEAD last fired the webhook
 }
 
 // NewMemoryStore returns an empty store and starts its sweeper; Close stops it.
@@ -131,32 +132,44 @@ func (s *MemoryStore) Delete(ctx context.Context, token string) error {
 }
 
 // Access implements Store, with the same checks in the same order as RedisStore's script.
-func (s *MemoryStore) Access(ctx context.Context, token, method string, contentLength int64) (*Grant, error) {
+func (s *MemoryStore) Access(ctx context.Context, token string, req Request) (*Grant, error) {
 	id := ID(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.lookup(id)
-	switch {
-	case r == nil:
+	if r == nil {
 		return nil, ErrNotFound
-	case expired(r.rec.ExpireAt, s.now()):
+	}
+	now := s.now()
+	if req.Admit != nil && (len(r.rec.IPs) > 0 || len(r.rec.ContentTypes) > 0 && req.Method == MethodPut) {
+		rec := r.rec
+		if err := req.Admit(&rec); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case expired(r.rec.ExpireAt, now):
 		return nil, ErrExpired
-	case !r.rec.Allows(method):
+	case !r.rec.Allows(req.Method):
 		return nil, ErrMethodNotAllowed
 	}
 	g := &Grant{id: id, gen: r.gen, Record: r.rec}
-	if method == MethodHead {
+	if req.Method == MethodHead {
+		if r.rec.Callback != "" && now.Sub(r.headNotified) >= HeadNotifyInterval {
+			r.headNotified = now
+			g.Notify = true
+		}
 		return g, nil
 	}
 	if r.rec.MaxHits != Unlimited && r.rec.UsedHits >= r.rec.MaxHits {
 		return nil, ErrHitsExceeded
 	}
-	if method == MethodPut && r.rec.Size != Unlimited && contentLength > r.rec.Size {
+	if req.Method == MethodPut && r.rec.Size != Unlimited && req.ContentLength > r.rec.Size {
 		return nil, ErrSizeExceeded
 	}
 	r.rec.UsedHits++
 	g.Record.UsedHits = r.rec.UsedHits
-	g.Consumed = true
+	g.Consumed, g.Notify = true, true
 	return g, nil
 }
 

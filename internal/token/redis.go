@@ -201,8 +201,6 @@ func (e *transportError) Error() string { return e.err.Error() }
 
 func (s *RedisStore) recordKey(id string) string { return s.prefix + "{" + id + "}" }
 
-func (s *RedisStore) refundKey(id, n string) string { return s.prefix + "{" + id + "}r:" + n }
-
 // createScript files a record unless the key exists (answering 1 again for the generation it
 // filed, so a command re-sent after a lost reply is not mistaken for a taken token).
 // KEYS[1] record; ARGV[1] PEXPIREAT (Unix ms); ARGV[2:] field, value, ...
@@ -221,33 +219,46 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 `)
 
-// accessScript checks and consumes, in the contract's order. It answers {status} on refusal
-// and {'ok', used_hits, {field, value, ...}} on success, the fields as they were before the hit.
-// KEYS[1] record; ARGV[1] now (Unix ms); ARGV[2] request method; ARGV[3] content length or -1.
+// accessScript checks and consumes, in the contract's order. It answers {status} on refusal,
+// {'adm', 0, fields} for a record that constrains its clients and was not yet admitted in
+// this generation, and {'ok', used_hits, fields, notify} on success, the fields as they were
+// before the hit.
+// KEYS[1] record; ARGV[1] now (Unix ms); ARGV[2] request method; ARGV[3] content length or -1;
+// ARGV[4] the generation the caller admitted the client on ("": none); ARGV[5] the HEAD
+// webhook interval (ms).
 var accessScript = redis.NewScript(`
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return {'nf'} end
 local r = {}
 for i = 1, #h, 2 do r[h[i]] = h[i + 1] end
-if tonumber(ARGV[1]) >= tonumber(r.e) * 1000 then return {'exp'} end
+local now = tonumber(ARGV[1])
 local method = ARGV[2]
+if (r.ip or (r.ct and method == 'PUT')) and ARGV[4] ~= r.g then return {'adm', 0, h} end
+if now >= tonumber(r.e) * 1000 then return {'exp'} end
 if method == 'GET' and r.m == 'LIST' then method = 'LIST' end
 if method ~= 'HEAD' and method ~= r.m then return {'meth'} end
 local used = tonumber(r.u or '0')
-if method == 'HEAD' then return {'ok', used, h} end
+if method == 'HEAD' then
+  local notify = 0
+  if r.c and now - tonumber(r.hw or '0') >= tonumber(ARGV[5]) then
+    redis.call('HSET', KEYS[1], 'hw', ARGV[1])
+    notify = 1
+  end
+  return {'ok', used, h, notify}
+end
 local max = tonumber(r.h or '-1')
 if max ~= -1 and used >= max then return {'hits'} end
 local size = tonumber(r.s or '-1')
 if method == 'PUT' and size ~= -1 and tonumber(ARGV[3]) > size then return {'size'} end
 used = redis.call('HINCRBY', KEYS[1], 'u', 1)
-return {'ok', used, h}
+return {'ok', used, h, 1}
 `)
 
-// refundScript hands back one hit, at most once per refund key, and only to the generation
-// that granted it. KEYS[1] record, KEYS[2] refund marker; ARGV[1] generation; ARGV[2] marker TTL ms.
+// refundScript hands back one hit, only to the generation that granted it. It writes no key
+// of its own: Grant.refunded makes a refund apply once per Grant, and the client never
+// re-sends a command (see NewRedisClient). KEYS[1] record; ARGV[1] generation.
 var refundScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'u') or '0') <= 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'u', -1)
 return 1
@@ -267,9 +278,6 @@ var dropScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `)
-
-// refundMarkerTTL is how long a refund marker lives: far longer than any request.
-const refundMarkerTTL = time.Hour
 
 // undoTimeout bounds the best-effort undo (refund, drop) after a failed WAIT; it runs on a
 // context detached from the caller's, which may be about to end.
@@ -428,44 +436,75 @@ func (s *RedisStore) Delete(ctx context.Context, token string) error {
 // Access implements Store. With WaitReplicas on, a consumed hit the replicas did not confirm
 // is refunded and the access fails with ErrUnavailable: nothing may be served on a count
 // that a failover could lose.
-func (s *RedisStore) Access(ctx context.Context, token, method string, contentLength int64) (*Grant, error) {
+func (s *RedisStore) Access(ctx context.Context, token string, req Request) (*Grant, error) {
 	id := ID(token)
+	admitted := ""
+	for round := 0; ; round++ {
+		g, rec, err := s.access(ctx, id, req, admitted)
+		if rec == nil || err != nil {
+			return g, err
+		}
+		// The record constrains its clients: judge this one before anything is consumed,
+		// then access the generation that was judged. A record re-minted in between is
+		// judged again, once.
+		if round > 0 {
+			return nil, s.fail("access", errors.New("the record changed twice while its client was admitted"))
+		}
+		if req.Admit != nil {
+			if err := req.Admit(&rec.Record); err != nil {
+				return nil, err
+			}
+		}
+		admitted = rec.gen
+	}
+}
+
+// access runs the access script once. It returns the Grant, or — for a record that asks
+// for admission first — the record as a Grant-shaped value with a nil Grant.
+func (s *RedisStore) access(ctx context.Context, id string, req Request, admitted string) (*Grant, *Grant, error) {
 	c, done := s.session()
 	res, err := accessScript.Run(ctx, c, []string{s.recordKey(id)},
-		s.now().UnixMilli(), method, contentLength).Slice()
-	consumed := err == nil && len(res) > 0 && res[0] == "ok" && method != MethodHead
+		s.now().UnixMilli(), req.Method, req.ContentLength, admitted, HeadNotifyInterval.Milliseconds()).Slice()
+	consumed := err == nil && len(res) > 0 && res[0] == "ok" && req.Method != MethodHead
 	werr := done(ctx, "access", consumed)
 	if err != nil {
-		return nil, s.fail("access", err)
+		return nil, nil, s.fail("access", err)
 	}
 	status, _ := res[0].(string)
 	switch status {
-	case "ok":
+	case "ok", "adm":
 	case "nf":
-		return nil, ErrNotFound
+		return nil, nil, ErrNotFound
 	case "exp":
-		return nil, ErrExpired
+		return nil, nil, ErrExpired
 	case "meth":
-		return nil, ErrMethodNotAllowed
+		return nil, nil, ErrMethodNotAllowed
 	case "hits":
-		return nil, ErrHitsExceeded
+		return nil, nil, ErrHitsExceeded
 	case "size":
-		return nil, ErrSizeExceeded
+		return nil, nil, ErrSizeExceeded
 	default:
-		return nil, s.fail("access", fmt.Errorf("unexpected script reply %q", status))
+		return nil, nil, s.fail("access", fmt.Errorf("unexpected script reply %q", status))
 	}
 	used, _ := res[1].(int64)
 	fields, _ := res[2].([]any)
-	g := &Grant{id: id, Consumed: method != MethodHead}
+	g := &Grant{id: id, Consumed: status == "ok" && req.Method != MethodHead}
 	g.Record = Record{MaxHits: Unlimited, Size: Unlimited}
 	for i := 0; i+1 < len(fields); i += 2 {
 		k, _ := fields[i].(string)
 		v, _ := fields[i+1].(string)
 		if err := g.Record.set(k, v, &g.gen); err != nil {
-			return nil, s.fail("access", err)
+			return nil, nil, s.fail("access", err)
 		}
 	}
+	if status == "adm" {
+		return nil, g, nil
+	}
 	g.Record.UsedHits = used
+	if len(res) > 3 {
+		notify, _ := res[3].(int64)
+		g.Notify = notify == 1
+	}
 	if werr != nil {
 		// Hand the hit back on the primary (best effort): if it stays primary, the client can
 		// retry; if a replica without the hit takes over, the refund is simply lost with it.
@@ -473,9 +512,9 @@ func (s *RedisStore) Access(ctx context.Context, token, method string, contentLe
 		uctx, cancel := undoContext(ctx)
 		defer cancel()
 		_ = s.Refund(uctx, g)
-		return nil, werr
+		return nil, nil, werr
 	}
-	return g, nil
+	return g, nil, nil
 }
 
 // Refund implements Store.
@@ -483,8 +522,7 @@ func (s *RedisStore) Refund(ctx context.Context, g *Grant) error {
 	if !g.Consumed || !g.refunded.CompareAndSwap(false, true) {
 		return nil
 	}
-	keys := []string{s.recordKey(g.id), s.refundKey(g.id, newGeneration())}
-	if err := refundScript.Run(ctx, s.c, keys, g.gen, refundMarkerTTL.Milliseconds()).Err(); err != nil {
+	if err := refundScript.Run(ctx, s.c, []string{s.recordKey(g.id)}, g.gen).Err(); err != nil {
 		return s.fail("refund", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package token_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/testenv"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMemoryStore(t *testing.T) {
@@ -66,7 +68,7 @@ func TestRedisStoreNeverStoresRawTokens(t *testing.T) {
 	if err := s.Create(ctx, tok, rec); err != nil {
 		t.Fatal(err)
 	}
-	g, err := s.Access(ctx, tok, token.MethodPut, -1)
+	g, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +81,8 @@ func TestRedisStoreNeverStoresRawTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 2 {
-		t.Fatalf("got keys %q, want the record and one refund marker", keys)
+	if len(keys) != 1 {
+		t.Fatalf("got keys %q, want the record only (a refund writes no key)", keys)
 	}
 	for _, k := range keys {
 		if strings.Contains(k, tok) {
@@ -117,7 +119,7 @@ func TestRedisStoreUnavailable(t *testing.T) {
 	}
 	srv.Stop()
 	start := time.Now()
-	_, err := s.Access(ctx, tok, token.MethodGet, -1)
+	_, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	if !errors.Is(err, token.ErrUnavailable) {
 		t.Fatalf("Access with Redis down: got %v, want ErrUnavailable", err)
 	}
@@ -138,7 +140,7 @@ func TestRedisStoreUnavailable(t *testing.T) {
 	// The data is gone (no persistence in this test), but the store answers again.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err = s.Access(ctx, tok, token.MethodGet, -1)
+		_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 		if errors.Is(err, token.ErrNotFound) {
 			break
 		}
@@ -146,5 +148,47 @@ func TestRedisStoreUnavailable(t *testing.T) {
 			t.Fatalf("after restart: got %v, want ErrNotFound from a live store", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRedisRefundsWriteNoKeys: handing back 1000 hits leaves the database with exactly the
+// keys it had (no marker per refund), and the count where it was.
+func TestRedisRefundsWriteNoKeys(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	clock := storetest.NewClock()
+	s := newRedisStore(t, srv, clock, time.Hour)
+	ctx := context.Background()
+	tok := token.Generate()
+	rec := token.Record{Bucket: "b", Key: "k", Method: token.MethodGet, MaxHits: 5, Size: token.Unlimited,
+		ExpireAt: clock.Now().Add(time.Hour).Unix()}
+	if err := s.Create(ctx, tok, rec); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	before, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		g, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
+		if err != nil {
+			t.Fatalf("GET %d: %v", i, err)
+		}
+		if err := s.Refund(ctx, g); err != nil {
+			t.Fatalf("refund %d: %v", i, err)
+		}
+	}
+	after, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(before)
+	slices.Sort(after)
+	if !slices.Equal(before, after) {
+		t.Errorf("keys after 1000 refunds: %v, want %v", after, before)
+	}
+	if got, err := s.Get(ctx, tok); err != nil || got.UsedHits != 0 {
+		t.Errorf("used_hits after 1000 refunds: %d, %v; want 0", got.UsedHits, err)
 	}
 }

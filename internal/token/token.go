@@ -12,7 +12,7 @@
 //	                  e expire_at (Unix s)   h max_hits (-1)   u used_hits (0)
 //	                  s size limit (-1)   c callback URL ("")   g generation (random)
 //	                  up "1" once a PUT through the token completed
-//	P{ID}r:N        string, short-lived: marks refund N as applied, so it can never apply twice
+//	                  hw when a HEAD last fired the webhook (Unix ms)
 //
 // Field names are one letter and defaults are left out: a typical record takes about 240
 // bytes of Redis memory, key and expiry included.
@@ -22,9 +22,12 @@
 //
 // Access runs one Lua script — one round trip — that checks, in the contract's order, unknown
 // (ErrNotFound), expired (ErrExpired), method (ErrMethodNotAllowed), hits (ErrHitsExceeded,
-// GET and PUT only) and the declared upload size (ErrSizeExceeded), and consumes a hit for GET
-// and PUT. HEAD never consumes. A consumed hit can be handed back once with Refund when the
-// access failed before anything was delivered.
+// not for HEAD) and the declared upload size (ErrSizeExceeded), and consumes a hit for GET,
+// PUT and DELETE. HEAD never consumes. A record that constrains its clients (ip, a PUT's
+// content_types) is first returned unconsumed, judged by the caller, and then accessed with
+// the generation it was judged on: a refused client never reserves a hit. A consumed hit can
+// be handed back once with Refund when the access failed before anything was delivered; a
+// refund writes no key of its own.
 package token
 
 import (
@@ -140,9 +143,9 @@ type Store interface {
 	Get(ctx context.Context, token string) (Record, error)
 	// Delete removes the record at once; ErrNotFound when there is none.
 	Delete(ctx context.Context, token string) error
-	// Access checks a request against the record and, for GET and PUT, consumes a hit — all
-	// atomically. contentLength is the PUT body's declared length, or -1 when unknown.
-	Access(ctx context.Context, token, method string, contentLength int64) (*Grant, error)
+	// Access checks a request against the record and, for GET, PUT and DELETE, consumes a
+	// hit — all atomically.
+	Access(ctx context.Context, token string, req Request) (*Grant, error)
 	// Refund hands back the hit a Grant consumed. It applies at most once per Grant, and
 	// never to a record deleted and re-created in the meantime.
 	Refund(ctx context.Context, g *Grant) error
@@ -154,12 +157,34 @@ type Store interface {
 	Close() error
 }
 
+// Request is one access to check against a token's record.
+type Request struct {
+	// Method is the request's method (GET, HEAD, PUT, DELETE).
+	Method string
+	// ContentLength is a PUT body's declared length, or -1 when unknown.
+	ContentLength int64
+	// Admit, when set, judges the client against a record that constrains its clients (ip,
+	// or content_types for a PUT) before anything else is checked or consumed: its error is
+	// returned as is, and then the client learns nothing of the token's state and no hit is
+	// reserved. It is given a copy of the record; it must not block. RedisStore asks it only
+	// for records that have such constraints, at the cost of a second round trip for them;
+	// it may be asked for any record.
+	Admit func(*Record) error
+}
+
+// HeadNotifyInterval is how often at most a HEAD fires a token's webhook: HEAD costs no hit,
+// so without a bound a token holder could turn HEADs into unlimited webhooks.
+const HeadNotifyInterval = time.Minute
+
 // Grant is a successful Access: the record as it stood, and the hit it consumed.
 type Grant struct {
 	// Record is the token's record; UsedHits includes the hit this access consumed.
 	Record Record
-	// Consumed is true when the access used up a hit (GET and PUT).
+	// Consumed is true when the access used up a hit (GET, PUT, DELETE).
 	Consumed bool
+	// Notify is true when the access should fire the token's webhook: always for GET, PUT
+	// and DELETE; for a HEAD, at most once per HeadNotifyInterval per token (all replicas).
+	Notify bool
 
 	id       string // ID(token)
 	gen      string // record generation at access time

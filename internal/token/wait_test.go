@@ -84,7 +84,7 @@ func TestRedisStoreWaitFailsClosed(t *testing.T) {
 			t.Fatalf("Create with the replica up: %v", err)
 		}
 	}
-	if _, err := s.Access(ctx, spent, token.MethodGet, -1); err != nil {
+	if _, err := s.Access(ctx, spent, token.Request{Method: token.MethodGet, ContentLength: -1}); err != nil {
 		t.Fatalf("Access with the replica up: %v", err)
 	}
 
@@ -101,7 +101,7 @@ func TestRedisStoreWaitFailsClosed(t *testing.T) {
 	}
 	// A consumed hit is not confirmed: no grant, and the hit is handed back on the primary.
 	err := timed("Access", func() error {
-		g, err := s.Access(ctx, used, token.MethodGet, -1)
+		g, err := s.Access(ctx, used, token.Request{Method: token.MethodGet, ContentLength: -1})
 		if g != nil {
 			t.Error("Access returned a grant although the hit was not replicated")
 		}
@@ -138,7 +138,7 @@ func TestRedisStoreWaitFailsClosed(t *testing.T) {
 		{"head", used, token.MethodHead, nil},
 	} {
 		start := time.Now()
-		_, err := s.Access(ctx, tc.tok, tc.method, -1)
+		_, err := s.Access(ctx, tc.tok, token.Request{Method: tc.method, ContentLength: -1})
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 		}

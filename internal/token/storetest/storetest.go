@@ -72,6 +72,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"Expiry", testExpiry},
 		{"Retention", testRetention},
 		{"CreateMany", testCreateMany},
+		{"AdmitBeforeAnything", testAdmitBeforeAnything},
+		{"HeadNotify", testHeadNotify},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore) })
@@ -155,7 +157,7 @@ func testCreateGet(t *testing.T, newStore Factory) {
 			if !reflect.DeepEqual(got, c.rec) {
 				t.Fatalf("Get: got %+v, want %+v", got, c.rec)
 			}
-			g, err := s.Access(ctx, tok, token.MethodHead, -1)
+			g, err := s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1})
 			if err != nil {
 				t.Fatalf("Access HEAD: %v", err)
 			}
@@ -186,7 +188,7 @@ func testUnknown(t *testing.T, newStore Factory) {
 	tok := newToken()
 	_, err := s.Get(ctx, tok)
 	wantErr(t, "Get", err, token.ErrNotFound)
-	_, err = s.Access(ctx, tok, token.MethodGet, -1)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	wantErr(t, "Access", err, token.ErrNotFound)
 	wantErr(t, "Delete", s.Delete(ctx, tok), token.ErrNotFound)
 }
@@ -202,7 +204,7 @@ func testDelete(t *testing.T, newStore Factory) {
 	}
 	_, err := s.Get(ctx, tok)
 	wantErr(t, "Get after Delete", err, token.ErrNotFound)
-	_, err = s.Access(ctx, tok, token.MethodGet, -1)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	wantErr(t, "Access after Delete", err, token.ErrNotFound)
 	wantErr(t, "second Delete", s.Delete(ctx, tok), token.ErrNotFound)
 	// The token can be minted again.
@@ -225,7 +227,7 @@ func testMethodRules(t *testing.T, newStore Factory) {
 		t.Run(c.token+" token "+c.request, func(t *testing.T) {
 			tok := newToken()
 			mustCreate(t, s, tok, record(clock, c.token, token.Unlimited))
-			_, err := s.Access(context.Background(), tok, c.request, -1)
+			_, err := s.Access(context.Background(), tok, token.Request{Method: c.request, ContentLength: -1})
 			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
@@ -244,20 +246,20 @@ func testCheckOrder(t *testing.T, newStore Factory) {
 	rec := record(clock, token.MethodPut, 1)
 	rec.Size = 10
 	mustCreate(t, s, tok, rec)
-	if _, err := s.Access(ctx, tok, token.MethodPut, 5); err != nil {
+	if _, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: 5}); err != nil {
 		t.Fatalf("first PUT: %v", err)
 	}
 	// Now hits are used up and 100 > size: hits must be reported first.
-	_, err := s.Access(ctx, tok, token.MethodPut, 100)
+	_, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: 100})
 	wantErr(t, "PUT with no hits and too large", err, token.ErrHitsExceeded)
 	// Method beats hits.
-	_, err = s.Access(ctx, tok, token.MethodGet, -1)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	wantErr(t, "GET on a used-up PUT token", err, token.ErrMethodNotAllowed)
 	// Expired beats method.
 	clock.Advance(31 * time.Minute)
-	_, err = s.Access(ctx, tok, token.MethodGet, -1)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	wantErr(t, "GET on an expired PUT token", err, token.ErrExpired)
-	_, err = s.Access(ctx, tok, token.MethodHead, -1)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1})
 	wantErr(t, "HEAD on an expired token", err, token.ErrExpired)
 }
 
@@ -270,7 +272,7 @@ func testHeadNeverConsumes(t *testing.T, newStore Factory) {
 			tok := newToken()
 			mustCreate(t, s, tok, record(clock, method, 1))
 			for i := range 5 {
-				g, err := s.Access(ctx, tok, token.MethodHead, -1)
+				g, err := s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1})
 				if err != nil {
 					t.Fatalf("HEAD %d: %v", i, err)
 				}
@@ -278,11 +280,11 @@ func testHeadNeverConsumes(t *testing.T, newStore Factory) {
 					t.Fatalf("HEAD %d consumed a hit", i)
 				}
 			}
-			if _, err := s.Access(ctx, tok, method, -1); err != nil {
+			if _, err := s.Access(ctx, tok, token.Request{Method: method, ContentLength: -1}); err != nil {
 				t.Fatalf("%s after HEADs: %v", method, err)
 			}
 			// No hits left: HEAD is still never refused for hits.
-			if _, err := s.Access(ctx, tok, token.MethodHead, -1); err != nil {
+			if _, err := s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1}); err != nil {
 				t.Fatalf("HEAD with no hits left: %v", err)
 			}
 			if got := mustGet(t, s, tok).UsedHits; got != 1 {
@@ -298,7 +300,7 @@ func testUnlimited(t *testing.T, newStore Factory) {
 	tok := newToken()
 	mustCreate(t, s, tok, record(clock, token.MethodGet, token.Unlimited))
 	for i := 1; i <= 25; i++ {
-		g, err := s.Access(context.Background(), tok, token.MethodGet, -1)
+		g, err := s.Access(context.Background(), tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 		if err != nil {
 			t.Fatalf("GET %d: %v", i, err)
 		}
@@ -331,7 +333,7 @@ func testSizeLimit(t *testing.T, newStore Factory) {
 			rec := record(clock, token.MethodPut, 1)
 			rec.Size = c.size
 			mustCreate(t, s, tok, rec)
-			g, err := s.Access(context.Background(), tok, token.MethodPut, c.length)
+			g, err := s.Access(context.Background(), tok, token.Request{Method: token.MethodPut, ContentLength: c.length})
 			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
@@ -369,7 +371,7 @@ func ConsumeConcurrently(t *testing.T, stores []token.Store, tok string, n, want
 		go func(s token.Store) {
 			defer wg.Done()
 			<-start
-			_, err := s.Access(ctx, tok, token.MethodGet, -1)
+			_, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -401,11 +403,11 @@ func testRefund(t *testing.T, newStore Factory) {
 	tok := newToken()
 	mustCreate(t, s, tok, record(clock, token.MethodPut, 1))
 
-	g, err := s.Access(ctx, tok, token.MethodPut, -1)
+	g, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
 	if err != nil {
 		t.Fatalf("PUT: %v", err)
 	}
-	_, err = s.Access(ctx, tok, token.MethodPut, -1)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
 	wantErr(t, "second PUT while the first holds the hit", err, token.ErrHitsExceeded)
 
 	for i := range 3 {
@@ -416,7 +418,7 @@ func testRefund(t *testing.T, newStore Factory) {
 			t.Fatalf("used_hits after refund %d: got %d, want 0", i, got)
 		}
 	}
-	g2, err := s.Access(ctx, tok, token.MethodPut, -1)
+	g2, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
 	if err != nil {
 		t.Fatalf("PUT after refund: %v", err)
 	}
@@ -428,7 +430,7 @@ func testRefund(t *testing.T, newStore Factory) {
 		t.Fatalf("used_hits after a stale refund: got %d, want 1", got)
 	}
 	// HEAD grants consumed nothing; refunding them is a no-op.
-	h, err := s.Access(ctx, tok, token.MethodHead, -1)
+	h, err := s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1})
 	if err != nil {
 		t.Fatalf("HEAD: %v", err)
 	}
@@ -447,7 +449,7 @@ func testRefundAfterRecreate(t *testing.T, newStore Factory) {
 	ctx := context.Background()
 	tok := newToken()
 	mustCreate(t, s, tok, record(clock, token.MethodGet, 5))
-	g, err := s.Access(ctx, tok, token.MethodGet, -1)
+	g, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	if err != nil {
 		t.Fatalf("GET: %v", err)
 	}
@@ -463,7 +465,7 @@ func testRefundAfterRecreate(t *testing.T, newStore Factory) {
 
 	// Re-minted under the same token: an old grant's refund must not touch it.
 	mustCreate(t, s, tok, record(clock, token.MethodGet, 5))
-	g1, err := s.Access(ctx, tok, token.MethodGet, -1)
+	g1, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	if err != nil {
 		t.Fatalf("GET on the new record: %v", err)
 	}
@@ -482,7 +484,7 @@ func testMarkUploaded(t *testing.T, newStore Factory) {
 	ctx := context.Background()
 	tok := newToken()
 	mustCreate(t, s, tok, record(clock, token.MethodPut, 1))
-	g, err := s.Access(ctx, tok, token.MethodPut, -1)
+	g, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
 	if err != nil {
 		t.Fatalf("PUT: %v", err)
 	}
@@ -514,16 +516,16 @@ func testExpiry(t *testing.T, newStore Factory) {
 	rec := record(clock, token.MethodGet, token.Unlimited)
 	rec.ExpireAt = clock.Now().Unix() + 60
 	mustCreate(t, s, tok, rec)
-	if _, err := s.Access(ctx, tok, token.MethodGet, -1); err != nil {
+	if _, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1}); err != nil {
 		t.Fatalf("GET before expiry: %v", err)
 	}
 	clock.Set(time.Unix(rec.ExpireAt, 0).Add(-time.Millisecond))
-	if _, err := s.Access(ctx, tok, token.MethodHead, -1); err != nil {
+	if _, err := s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1}); err != nil {
 		t.Fatalf("HEAD a millisecond before expire_at: %v", err)
 	}
 	// Expired from the expire_at instant on.
 	clock.Set(time.Unix(rec.ExpireAt, 0))
-	_, err := s.Access(ctx, tok, token.MethodGet, -1)
+	_, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 	wantErr(t, "GET at expire_at", err, token.ErrExpired)
 	// Still readable through the control API during retention, with its count intact.
 	if got := mustGet(t, s, tok); got.UsedHits != 1 {
@@ -543,7 +545,7 @@ func testRetention(t *testing.T, newStore Factory) {
 		if got := mustGet(t, s, tok); !reflect.DeepEqual(got, rec) {
 			t.Fatalf("got %+v, want %+v", got, rec)
 		}
-		_, err := s.Access(ctx, tok, token.MethodGet, -1)
+		_, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
 		wantErr(t, "Access", err, token.ErrExpired)
 	})
 	t.Run("past retention", func(t *testing.T) {
@@ -589,5 +591,100 @@ func testCreateMany(t *testing.T, newStore Factory) {
 	}
 	if got := mustGet(t, s, taken); got.MaxHits != 1 {
 		t.Fatalf("the taken token was overwritten: %+v", got)
+	}
+}
+
+// testAdmitBeforeAnything: a record that constrains its clients (ip; content_types for a PUT)
+// is judged by Request.Admit before anything is checked or consumed: a refused client gets
+// Admit's error whatever the token's state (exhausted, expired), and reserves no hit; an
+// admitted one is accessed as usual. Records without constraints need no admission.
+func testAdmitBeforeAnything(t *testing.T, newStore Factory) {
+	clock := NewClock()
+	s := newStore(t, clock, time.Hour)
+	ctx := context.Background()
+	errOutside := errors.New("client outside the token's addresses")
+	refuse := func(*token.Record) error { return errOutside }
+	var judged []string
+	admit := func(r *token.Record) error { judged = append(judged, r.Key); return nil }
+
+	tok := newToken()
+	rec := record(clock, token.MethodGet, 1)
+	rec.IPs = []string{"10.0.0.0/8"}
+	mustCreate(t, s, tok, rec)
+	for i := range 3 {
+		_, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1, Admit: refuse})
+		wantErr(t, fmt.Sprintf("refused GET %d", i), err, errOutside)
+	}
+	if got := mustGet(t, s, tok).UsedHits; got != 0 {
+		t.Fatalf("used_hits after refused clients: got %d, want 0", got)
+	}
+	g, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1, Admit: admit})
+	if err != nil || !g.Consumed || len(judged) == 0 || judged[len(judged)-1] != rec.Key {
+		t.Fatalf("admitted GET = %+v, %v (judged %v); want a consumed hit after admission", g, err, judged)
+	}
+	// Exhausted, then expired: a refused client still learns only Admit's answer.
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1, Admit: refuse})
+	wantErr(t, "refused GET on an exhausted token", err, errOutside)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1, Admit: admit})
+	wantErr(t, "admitted GET on an exhausted token", err, token.ErrHitsExceeded)
+	clock.Advance(31 * time.Minute)
+	_, err = s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1, Admit: refuse})
+	wantErr(t, "refused HEAD on an expired token", err, errOutside)
+
+	// content_types constrain a PUT only.
+	put := newToken()
+	prec := record(clock, token.MethodPut, 1)
+	prec.ContentTypes = []string{"image/png"}
+	mustCreate(t, s, put, prec)
+	_, err = s.Access(ctx, put, token.Request{Method: token.MethodPut, ContentLength: 10, Admit: refuse})
+	wantErr(t, "refused PUT", err, errOutside)
+	if _, err := s.Access(ctx, put, token.Request{Method: token.MethodHead, ContentLength: -1, Admit: refuse}); err != nil {
+		t.Fatalf("HEAD on a PUT token with content_types: %v (the types do not constrain a HEAD)", err)
+	}
+	if got := mustGet(t, s, put).UsedHits; got != 0 {
+		t.Fatalf("used_hits after a refused PUT: got %d, want 0", got)
+	}
+}
+
+// testHeadNotify: HEAD costs no hit, so it fires a token's webhook at most once per
+// token.HeadNotifyInterval; GET fires it every time; a token without a callback never asks.
+func testHeadNotify(t *testing.T, newStore Factory) {
+	clock := NewClock()
+	s := newStore(t, clock, time.Hour)
+	ctx := context.Background()
+	tok := newToken()
+	rec := record(clock, token.MethodGet, token.Unlimited)
+	rec.Callback = "https://example.com/hook"
+	mustCreate(t, s, tok, rec)
+	head := func() bool {
+		t.Helper()
+		g, err := s.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1})
+		if err != nil {
+			t.Fatalf("HEAD: %v", err)
+		}
+		return g.Notify
+	}
+	if !head() {
+		t.Fatal("the first HEAD does not notify")
+	}
+	for i := range 5 {
+		if head() {
+			t.Fatalf("HEAD %d within the interval notifies again", i)
+		}
+	}
+	for i := range 3 {
+		g, err := s.Access(ctx, tok, token.Request{Method: token.MethodGet, ContentLength: -1})
+		if err != nil || !g.Notify {
+			t.Fatalf("GET %d = %+v, %v; want a notifying grant", i, g, err)
+		}
+	}
+	clock.Advance(token.HeadNotifyInterval)
+	if !head() {
+		t.Fatal("a HEAD after the interval does not notify")
+	}
+	silent := newToken()
+	mustCreate(t, s, silent, record(clock, token.MethodGet, token.Unlimited))
+	if g, err := s.Access(ctx, silent, token.Request{Method: token.MethodHead, ContentLength: -1}); err != nil || g.Notify {
+		t.Fatalf("HEAD without a callback = %+v, %v; want no notification", g, err)
 	}
 }
