@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -380,6 +381,10 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case body.tooLarge:
 			return token.ErrSizeExceeded
+		case errors.Is(body.err, edge.ErrBodyTimeout):
+			// Cut by the gateway, which may also have ended the request's context: the
+			// client is still there to read the 408.
+			return &BodyError{Err: body.err}
 		case r.Context().Err() != nil:
 			return ErrClientGone
 		case body.err != nil:
