@@ -119,49 +119,57 @@ func TestBodyCut(t *testing.T) {
 	}
 }
 
-// TestBodyCutHTTP2: over HTTP/2 the deadline is the stream's; the answer needs no
-// Connection header and the connection carries on.
-func TestBodyCutHTTP2(t *testing.T) {
+// TestBodyCutTLS: over TLS the cut works the same. On HTTP/2 the deadline is the stream's:
+// the answer needs no Connection header and the connection carries on.
+func TestBodyCutTLS(t *testing.T) {
 	t.Parallel()
 	const idle = 300 * time.Millisecond
-	errs := make(chan error, 2)
-	srv := httptest.NewUnstartedServer(Handler(uploadHandler(errs), Limits{BodyIdle: idle, BodyMinRate: 2000}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
-	hc := srv.Client()
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
+			t.Parallel()
+			errs := make(chan error, 2)
+			srv := httptest.NewUnstartedServer(Handler(uploadHandler(errs), Limits{BodyIdle: idle, BodyMinRate: 2000}))
+			srv.EnableHTTP2 = h2
+			srv.StartTLS()
+			defer srv.Close()
+			hc := srv.Client()
 
-	pr, pw := io.Pipe()
-	go func() {
-		_, _ = pw.Write(make([]byte, 100)) // then nothing
-	}()
-	defer pw.Close()
-	req, _ := http.NewRequest("PUT", srv.URL+"/up", pr)
-	req.ContentLength = 1 << 20
-	start := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	took := time.Since(start)
-	if err := <-errs; !errors.Is(err, errBodyStalled) {
-		t.Errorf("body read error: got %v, want %v", err, errBodyStalled)
-	}
-	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || string(body) != "cut" || took > 4*idle {
-		t.Fatalf("got HTTP/%d %d %q after %s, want HTTP/2 408 within %s", resp.ProtoMajor, resp.StatusCode, body, took, 4*idle)
-	}
-	// The same connection serves the next request.
-	resp, err = hc.Post(srv.URL+"/up", "text/plain", strings.NewReader("hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	<-errs
-	if resp.StatusCode != 200 || string(body) != "5" {
-		t.Errorf("next request: got %d %q, want 200 \"5\"", resp.StatusCode, body)
+			pr, pw := io.Pipe()
+			go func() {
+				_, _ = pw.Write(make([]byte, 100)) // then nothing
+			}()
+			defer pw.Close()
+			req, _ := http.NewRequest("PUT", srv.URL+"/up", pr)
+			req.ContentLength = 1 << 20
+			start := time.Now()
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			if err := <-errs; !errors.Is(err, errBodyStalled) {
+				t.Errorf("body read error: got %v, want %v", err, errBodyStalled)
+			}
+			if resp.StatusCode != http.StatusRequestTimeout || string(body) != "cut" || took > 4*idle {
+				t.Fatalf("got HTTP/%d %d %q after %s, want 408 within %s", resp.ProtoMajor, resp.StatusCode, body, took, 4*idle)
+			}
+			if wantMajor := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != wantMajor || resp.Close == h2 {
+				t.Errorf("got HTTP/%d with Connection: close %v; want HTTP/%d, closing on HTTP/1 only", resp.ProtoMajor, resp.Close, wantMajor)
+			}
+			// The next request is served (on the same connection with HTTP/2).
+			resp, err = hc.Post(srv.URL+"/up", "text/plain", strings.NewReader("hello"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			<-errs
+			if resp.StatusCode != 200 || string(body) != "5" {
+				t.Errorf("next request: got %d %q, want 200 \"5\"", resp.StatusCode, body)
+			}
+		})
 	}
 }
 

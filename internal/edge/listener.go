@@ -158,6 +158,7 @@ func (l *Listener) refuse(c net.Conn, ip netip.Addr, reason string) {
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(refusalWrite))
 		_, _ = c.Write(answer)
+		drain(c)
 	}
 	_ = c.Close()
 	if reason == "per_client" {

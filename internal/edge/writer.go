@@ -89,6 +89,9 @@ func (w *writer) ReadFrom(src io.Reader) (int64, error) {
 		defer copyBufs.Put(bp)
 		return io.CopyBuffer(writerOnly{w}, src, *bp) // HTTP/2: each Write pushes back
 	}
+	if w.idle <= 0 {
+		return rf.ReadFrom(src)
+	}
 	outer, limited := src.(*io.LimitedReader)
 	var total int64
 	for {
