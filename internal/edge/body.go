@@ -31,7 +31,7 @@ type body struct {
 	idle time.Duration
 	rate int64 // bytes per second; 0: no minimum
 
-	base   time.Time     // the request's start; times below are since then
+	base   time.Time     // the first Read; times below are since then
 	set    time.Duration // when the read deadline was last pushed back
 	waited time.Duration // time spent inside Read in the current window
 	got    int64         // bytes read in the current window
@@ -47,7 +47,12 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.done.Load() {
 		return b.rc.Read(p)
 	}
-	start := time.Since(b.base)
+	var start time.Duration // since b.base, set at the first Read: one wall-clock read a body
+	if b.base.IsZero() {
+		b.base = time.Now()
+	} else {
+		start = time.Since(b.base)
+	}
 	b.extend(start)
 	n, err := b.rc.Read(p)
 	switch {
@@ -100,6 +105,6 @@ func (b *body) fail(err error) error {
 // body to reuse the connection, and that read gets one idle timeout, not forever.
 func (b *body) finish() {
 	if !b.done.Load() && !b.cut.Load() {
-		_ = b.ctl.SetReadDeadline(b.base.Add(time.Since(b.base) + b.idle))
+		_ = b.ctl.SetReadDeadline(time.Now().Add(b.idle))
 	}
 }

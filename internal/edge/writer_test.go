@@ -104,7 +104,7 @@ func TestReadFromKeepsTheSource(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recordingWriter{hdr: http.Header{}}
-			w := &writer{ResponseWriter: rec, ctl: http.NewResponseController(rec), idle: time.Minute, base: time.Now(), set: -time.Minute}
+			w := &writer{ResponseWriter: rec, ctl: http.NewResponseController(rec), idle: time.Minute, set: -time.Minute}
 			handed, under := tt.src(t)
 			n, err := w.ReadFrom(handed)
 			if err != nil || n != tt.total {
