@@ -75,7 +75,7 @@ func dripUpload(t *testing.T, addr string, size int, piece []byte, interval, wit
 
 func TestBodyCut(t *testing.T) {
 	t.Parallel()
-	const idle = 300 * time.Millisecond
+	const idle = time.Second // an honest client must not stall for this long under -race
 	tests := []struct {
 		name     string
 		piece    int
@@ -87,8 +87,8 @@ func TestBodyCut(t *testing.T) {
 		{"stalled", 1 << 10, time.Hour, errBodyStalled, idle, 4 * idle},
 		// 20 bytes every 50 ms is 400 B/s, under 2 KB/s, while never idle for long.
 		{"dripped", 20, 50 * time.Millisecond, errBodySlow, idle, 4 * idle},
-		// 1 KiB every 50 ms is 20 KiB/s, well over: never cut, for 5 windows.
-		{"honest", 1 << 10, 50 * time.Millisecond, nil, 4 * idle, 10 * idle},
+		// 1 KiB every 50 ms is 20 KiB/s, well over: never cut, for 3 windows.
+		{"honest", 1 << 10, 50 * time.Millisecond, nil, 2 * idle, 10 * idle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestBodyCut(t *testing.T) {
 			errs := make(chan error, 1)
 			srv := httptest.NewServer(Handler(uploadHandler(errs), Limits{BodyIdle: idle, BodyMinRate: 2000}))
 			defer srv.Close()
-			size := 30 << 10
+			size := 60 << 10 // 3 windows for the honest client
 			resp, took, closed := dripUpload(t, srv.Listener.Addr().String(), size, make([]byte, tt.piece), tt.interval, 20*idle)
 			err := <-errs
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
