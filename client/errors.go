@@ -21,6 +21,7 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeTokenExists          = "token_exists"           // 409
 	CodeHitsExceeded         = "hits_exceeded"          // 409
+	CodeRequestTimeout       = "request_timeout"        // 408
 	CodeTokenExpired         = "token_expired"          // 410
 	CodeSizeExceeded         = "size_exceeded"          // 413
 	CodeRequestTooLarge      = "request_too_large"      // 413
@@ -32,6 +33,7 @@ const (
 	CodeInternal             = "internal_error"         // 500
 	CodeUpstream             = "upstream_error"         // 502
 	CodeStoreUnavailable     = "store_unavailable"      // 503
+	CodeTooManyConnections   = "too_many_connections"   // 503, before the request is read: the connection caps
 )
 
 // Error is an answer of the gateway that is not the expected success. Compare it with the
@@ -104,6 +106,7 @@ var (
 	ErrSizeExceeded       = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeSizeExceeded}
 	ErrRequestTooLarge    = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge}
 	ErrPreconditionFailed = &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed}
+	ErrRequestTimeout     = &Error{Status: http.StatusRequestTimeout, Code: CodeRequestTimeout}
 	// ErrUnsupportedMediaType: the upload's Content-Type is not one of the token's
 	// ContentTypes.
 	ErrUnsupportedMediaType = &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType}
@@ -114,6 +117,7 @@ var (
 	ErrInternal            = &Error{Status: http.StatusInternalServerError, Code: CodeInternal}
 	ErrUpstream            = &Error{Status: http.StatusBadGateway, Code: CodeUpstream}
 	ErrStoreUnavailable    = &Error{Status: http.StatusServiceUnavailable, Code: CodeStoreUnavailable}
+	ErrTooManyConnections  = &Error{Status: http.StatusServiceUnavailable, Code: CodeTooManyConnections}
 )
 
 // headCodes are the codes a body-less HEAD answer implies, for the statuses that have one

@@ -413,9 +413,23 @@ type putAnswer struct {
 // does not complete within browserTimeout.
 func runBrowser(t *testing.T, node string, vars []string) (browserResult, string) {
 	t.Helper()
+	var res browserResult
+	out := runNode(t, node, "run.mjs", vars, &res, func() string { return res.Fatal })
+	rf := &res.Video.Range
+	for _, b := range rf.ByteList {
+		rf.Bytes = append(rf.Bytes, byte(b))
+	}
+	return res, out
+}
+
+// runNode runs a script of e2e/browser with vars and decodes the JSON object it prints last
+// into res; fatal returns the script's own report of a failed run. It fails the test if the
+// run fails or does not complete within browserTimeout. It returns the JSON.
+func runNode(t *testing.T, node, script string, vars []string, res any, fatal func() string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "run.mjs")
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = browserDir
 	cmd.Env = append(os.Environ(), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
 	cmd.Env = append(cmd.Env, vars...)
@@ -427,21 +441,16 @@ func runBrowser(t *testing.T, node string, vars []string) (browserResult, string
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("browser run: not done after %v\nstderr:\n%s", browserTimeout, stderr.String())
+		t.Fatalf("%s: not done after %v\nstderr:\n%s", script, browserTimeout, stderr.String())
 	}
-	var res browserResult
 	out := strings.TrimSpace(stdout.String())
 	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
 		out = out[i+1:]
 	}
-	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil || err != nil || res.Fatal != "" {
-		t.Fatalf("browser run: %v; %v; %s\nstderr:\n%s\nstdout:\n%s", err, jerr, res.Fatal, stderr.String(), stdout.String())
+	if jerr := json.Unmarshal([]byte(out), res); jerr != nil || err != nil || fatal() != "" {
+		t.Fatalf("%s: %v; %v; %s\nstderr:\n%s\nstdout:\n%s", script, err, jerr, fatal(), stderr.String(), stdout.String())
 	}
-	rf := &res.Video.Range
-	for _, b := range rf.ByteList {
-		rf.Bytes = append(rf.Bytes, byte(b))
-	}
-	return res, out
+	return out
 }
 
 // yellow reports whether an RGB triple is the square's colour, give or take compression.

@@ -39,12 +39,21 @@ func startGatewayArgs(t *testing.T, configYAML string, args ...string) *Gateway 
 // startGatewayEnv is startGatewayArgs with extra environment variables ("NAME=value").
 func startGatewayEnv(t *testing.T, configYAML string, env []string, args ...string) *Gateway {
 	t.Helper()
+	g := launchGateway(t, "http", configYAML, env, args...)
+	g.waitHealthy(t, plainClient(time.Second))
+	return g
+}
+
+// launchGateway writes the config (with the listen address filled in) and starts the binary
+// with extra environment variables, without waiting for it; its URL has the given scheme.
+func launchGateway(t *testing.T, scheme, configYAML string, env []string, args ...string) *Gateway {
+	t.Helper()
 	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	g := &Gateway{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Config: filepath.Join(dir, "config.yaml"), done: make(chan struct{})}
+	g := &Gateway{URL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), Config: filepath.Join(dir, "config.yaml"), done: make(chan struct{})}
 	cfg := strings.ReplaceAll(configYAML, "LISTEN", fmt.Sprintf("127.0.0.1:%d", port))
 	if err := os.WriteFile(g.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -59,13 +68,19 @@ func startGatewayEnv(t *testing.T, configYAML string, env []string, args ...stri
 	}
 	go func() { _ = g.cmd.Wait(); close(g.done) }()
 	t.Cleanup(func() { g.Kill() })
-	hc := plainClient(time.Second)
+	return g
+}
+
+// waitHealthy polls /healthz with hc until it answers 200, failing after 10 s or if the
+// process exits.
+func (g *Gateway) waitHealthy(t *testing.T, hc *http.Client) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if resp, err := hc.Get(g.URL + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return g
+				return
 			}
 		}
 		select {

@@ -31,6 +31,8 @@ func TestSlowloris(t *testing.T) {
 	const headerTimeout = 2 * time.Second
 	gw := startGateway(t, env.Config(func(cfg map[string]any) {
 		section(cfg, "server")["read_header_timeout"] = headerTimeout.String()
+		// All 500 come from 127.0.0.1: no per-client cap here (TestConnectionFlood has it).
+		section(cfg, "server")["max_conns_per_client"] = 0
 	}))
 	c := client{t, gw.URL}
 	tok := c.mint(`{"bucket":"assets","key":"slow/obj","method":"GET"}`)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -191,16 +190,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Logger:        log,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	srv, err := newServer(cfg, handler, log)
 	if err != nil {
 		return err
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
@@ -208,7 +200,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	poolDone := make(chan error, 1)
 	go func() { poolDone <- pool.Run(poolCtx) }()
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
+	go func() { serveDone <- srv.serve() }()
 
 	storeKind := "redis"
 	if cfg.Redis.Embedded() {
@@ -219,7 +211,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		aliases = append(aliases, a)
 	}
 	slices.Sort(aliases)
-	log.Info("listening", "addr", ln.Addr().String(), "host", cfg.Server.Host, "store", storeKind,
+	log.Info("listening", "addr", srv.ln.Addr().String(), "host", cfg.Server.Host, "store", storeKind,
 		"buckets", strings.Join(aliases, ","))
 
 	var serveErr error

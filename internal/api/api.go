@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
@@ -290,7 +291,9 @@ const statusClientGone = 499
 // fail writes err as a contract error, unless the client is gone and nobody would read it.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	rw, _ := w.(*responseWriter)
-	if errors.Is(err, proxy.ErrClientGone) || errors.Is(r.Context().Err(), context.Canceled) {
+	// A body the gateway cut (edge) also cancels the request's context: it is answered 408.
+	gone := errors.Is(err, proxy.ErrClientGone) || errors.Is(r.Context().Err(), context.Canceled)
+	if gone && !errors.Is(err, edge.ErrBodyTimeout) {
 		// The client left (during a store call, an upload, …): nobody reads an answer, and
 		// the failure is not the gateway's.
 		if rw != nil && rw.status == 0 {

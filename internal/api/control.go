@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/assetgateway/assetgateway/internal/objstore"
+	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/strictjson"
 	"github.com/assetgateway/assetgateway/internal/token"
@@ -207,6 +208,8 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) 
 	case errors.As(err, &tooBig):
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge,
 			Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+	case errors.Is(err, edge.ErrBodyTimeout):
+		return nil, classify(err)
 	case err != nil:
 		return nil, badRequest("could not read the request body")
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/assetgateway/assetgateway/internal/objstore"
+	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -66,6 +67,7 @@ var sentinels = []struct {
 	{proxy.ErrBadPath, http.StatusBadRequest, "bad_request", "invalid object path"},
 	{objstore.ErrChecksumMismatch, http.StatusBadRequest, "checksum_mismatch", "the upload does not match the SHA-256 this token expects; nothing was stored"},
 	{proxy.ErrUpstream, http.StatusBadGateway, "upstream_error", "object store request failed"},
+	{edge.ErrBodyTimeout, http.StatusRequestTimeout, "request_timeout", "the request body stopped or arrived too slowly; nothing was stored"},
 }
 
 // classify turns any error a handler returns into a contract error. Unknown errors become a
@@ -76,7 +78,7 @@ func classify(err error) *Error {
 		return e
 	}
 	var be *proxy.BodyError
-	if errors.As(err, &be) {
+	if errors.As(err, &be) && !errors.Is(err, edge.ErrBodyTimeout) { // a body the gateway cut: 408
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "could not read the request body", Err: err}
 	}
 	for _, s := range sentinels {

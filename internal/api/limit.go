@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/edge"
 )
 
 // RateLimit bounds how fast one client (an IPv4 address, an IPv6 /64) may fail: guessing
@@ -61,13 +63,7 @@ func clientKey(ip string) (netip.Prefix, bool) {
 	if err != nil {
 		return netip.Prefix{}, false
 	}
-	a = a.Unmap()
-	bits := 32
-	if a.Is6() {
-		bits = 64
-	}
-	p, _ := a.Prefix(bits)
-	return p, true
+	return edge.ClientPrefix(a), true // the unit connection caps count by, too
 }
 
 // refill brings b up to date; the caller holds l.mu.

@@ -219,6 +219,9 @@ func NewClientIP(trusted []string) (*ClientIP, error) {
 	return c, nil
 }
 
+// Trusted reports whether a is one of the trusted proxies.
+func (c *ClientIP) Trusted(a netip.Addr) bool { return c.isTrusted(a.Unmap()) }
+
 func (c *ClientIP) isTrusted(a netip.Addr) bool {
 	for _, p := range c.trusted {
 		if p.Contains(a) {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/api"
 	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
@@ -67,7 +68,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	// Every contract code is in the error enum, and nothing else.
 	codes := []string{"bad_request", "unauthorized", "forbidden", "token_not_found", "object_not_found", "not_found",
 		"method_not_allowed", "token_exists", "hits_exceeded", "token_expired", "precondition_failed", "size_exceeded",
-		"request_too_large", "range_not_satisfiable", "too_many_requests", "internal_error", "upstream_error", "store_unavailable",
+		"request_too_large", "request_timeout", "range_not_satisfiable", "too_many_requests", "internal_error", "upstream_error", "store_unavailable",
 		"unsupported_media_type", "checksum_mismatch"}
 	var enum []string
 	for _, v := range doc.Components.Schemas["Error"].Value.Properties["code"].Value.Enum {
@@ -220,7 +221,8 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 	var h http.Handler
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	g.url = "http://" + srv.Listener.Addr().String()
-	h = api.New(api.Options{
+	// Behind edge.Handler, as the binary serves it: a stalled body is cut after 300 ms.
+	h = edge.Handler(api.New(api.Options{
 		Tokens:        g.store,
 		Objects:       objects,
 		Buckets:       map[string]api.Bucket{"local": files, "broken": broken},
@@ -244,7 +246,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 			"bucket local": files.Check,
 		},
 		Now: g.clock.Now,
-	})
+	}), edge.Limits{BodyIdle: 300 * time.Millisecond})
 	srv.Start()
 	t.Cleanup(srv.Close)
 
@@ -269,6 +271,7 @@ type oasCall struct {
 	header       []string // name, value, name, value…
 	body         string
 	chunked      bool // send body without Content-Length
+	stall        bool // declare body's length, send its first byte, then nothing (408)
 	control      bool // add the Bearer control token
 	// invalidRequest: the request deliberately breaks the document (a malformed token, an
 	// unknown JSON field): only the response is validated.
@@ -306,6 +309,12 @@ func (g *oasGateway) do(t *testing.T, c oasCall, wantStatus int) *exchange {
 	}
 	if c.chunked {
 		req.ContentLength = -1
+	}
+	if c.stall {
+		pr, pw := io.Pipe()
+		go func() { _, _ = pw.Write([]byte(c.body[:1])) }()
+		defer pw.Close()
+		req.Body, req.ContentLength = pr, int64(len(c.body))
 	}
 	if c.control {
 		req.Header.Set("Authorization", "Bearer "+oasControl)
@@ -516,6 +525,8 @@ func TestOpenAPIResponses(t *testing.T) {
 			body: `{"bucket":"local","key":"k","method":"GET","token":"openapi-put-token-0001"}`}, 409)
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
 			body: `{"bucket":"local","key":"` + strings.Repeat("k", 5000) + `","method":"GET"}`, invalidRequest: true}, 413)
+		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
+			body: `{"bucket":"local","key":"k","method":"GET"}`, stall: true}, 408)
 		g.store.mode.Store(1)
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT, body: `{"bucket":"local","key":"k","method":"GET"}`}, 503)
 		g.store.mode.Store(2)
@@ -542,6 +553,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		toBroken := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
 			body: `{"bucket":"broken","key":"k","method":"PUT"}`}, 201).json(t)["token"].(string)
 		g.do(t, oasCall{method: "PUT", path: "/object/" + toBroken, body: "x"}, 502)
+		g.do(t, oasCall{method: "PUT", path: path, body: "hello", stall: true}, 408) // the hit is handed back
 		g.oasUnreadableBody(t, putTok)
 
 		// The upload, chunked, from a page on an allowed origin; then the token is used up.
@@ -721,6 +733,7 @@ func TestOpenAPIResponses(t *testing.T) {
 			body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"}]}`}, 403)
 		items := strings.Repeat(`{"bucket":"local","key":"batch/many","method":"GET"},`, 100)
 		g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: `{"tokens":[` + items[:len(items)-1] + `]}`}, 413)
+		g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"}]}`, stall: true}, 408)
 		for mode, status := range map[int32]int{1: 503, 2: 500} {
 			g.store.mode.Store(mode)
 			g.do(t, oasCall{method: "POST", path: "/tokens", control: true, header: jsonCT, body: `{"tokens":[{"bucket":"local","key":"a","method":"GET"}]}`}, status)

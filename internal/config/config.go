@@ -50,7 +50,42 @@ type Server struct {
 	// unknown length (chunked) to S3 buckets: uploads wait for a part buffer rather than
 	// exceed it. It must hold at least one part of every alias.
 	UploadMemory ByteSize `yaml:"upload_memory"`
+	// BodyIdleTimeout cuts a request body that makes no progress for this long: 408
+	// request_timeout when nothing was answered yet, and the connection is closed. It is
+	// also the window BodyMinRate is averaged over. Zero: off (BodyMinRate too).
+	BodyIdleTimeout time.Duration `yaml:"body_idle_timeout"`
+	// BodyMinRate is the slowest a request body may arrive, in bytes per second, averaged
+	// over each BodyIdleTimeout spent waiting for it; a slower body is cut like an idle one.
+	// Zero: no minimum.
+	BodyMinRate ByteSize `yaml:"body_min_rate"`
+	// WriteIdleTimeout cuts a response the client stops reading, after this long without
+	// progress (the connection is closed). Zero: off.
+	WriteIdleTimeout time.Duration `yaml:"write_idle_timeout"`
+	// MaxConnsPerClient caps the open connections of one client address (an IPv4 address,
+	// an IPv6 /64); past it new connections are refused at once (plain HTTP: 503
+	// too_many_connections). Addresses in TrustedProxies are exempt but count toward
+	// MaxConns. Zero: no cap.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
+	// MaxConns caps the open connections of the process; past it new connections are
+	// refused at once. Zero: no cap.
+	MaxConns int `yaml:"max_conns"`
+	// TLS, when set, serves HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
+	TLS TLS `yaml:"tls"`
 }
+
+// TLS is the gateway's own certificate. Both files or neither; relative paths are relative
+// to the configuration file. The files are read again when they change (checked at most once
+// a second, on new connections), so a renewed certificate needs no restart; a pair that
+// fails to load is logged and the previous one kept.
+type TLS struct {
+	// CertFile is a PEM certificate chain, the server's certificate first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of the certificate.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Enabled reports whether HTTPS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // RateLimit bounds how fast one client (an IPv4 address, an IPv6 /64) may fail control-token
 // checks (401/403) and object-token lookups (404 token_not_found); past it the client gets
@@ -240,6 +275,11 @@ func Default() Config {
 			MaxControlBody:    1 << 20,
 			RateLimit:         RateLimit{PerMinute: 60, Burst: 60},
 			UploadMemory:      64 << 20,
+			BodyIdleTimeout:   30 * time.Second,
+			BodyMinRate:       1 << 10,
+			WriteIdleTimeout:  60 * time.Second,
+			MaxConnsPerClient: 256,
+			MaxConns:          10000,
 		},
 		Redis: Redis{
 			KeyPrefix:   "ag:",

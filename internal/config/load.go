@@ -16,8 +16,8 @@ import (
 // available to ${VAR} references, but a variable already set in the process environment
 // always wins. Load never changes the process environment, so the .env file only feeds the
 // configuration file (not, say, the AWS SDK's own environment lookups). Relative paths in the
-// file (buckets.<alias>.root, buckets.<alias>.ca_file) are resolved against the file's
-// absolute directory.
+// file (buckets.<alias>.root, buckets.<alias>.ca_file, server.tls.cert_file and key_file) are
+// resolved against the file's absolute directory.
 //
 // Errors in the .env file (reported by line number, never by content) are returned together
 // with the configuration's own problems. See Parse for the rest.
@@ -63,9 +63,9 @@ func Load(path string) (*Config, error) {
 //  3. it expands ${NAME} and ${NAME:-default} in every scalar value (never in keys) with
 //     lookupEnv ($$ is a literal $, a lone $ stays as it is, a nil lookupEnv means an empty
 //     environment), before the value is decoded, so `db: ${REDIS_DB}` fills an integer;
-//  4. it applies the per-alias bucket defaults and joins relative buckets.<alias>.root and
-//     buckets.<alias>.ca_file to baseDir (absolute paths are kept as written; a leading "~" is
-//     an error, it is not expanded);
+//  4. it applies the per-alias bucket defaults and joins relative buckets.<alias>.root,
+//     buckets.<alias>.ca_file, server.tls.cert_file and server.tls.key_file to baseDir
+//     (absolute paths are kept as written; a leading "~" is an error, it is not expanded);
 //  5. it runs Validate.
 //
 // On any problem it returns a nil Config and one error joining every problem found by all
@@ -83,6 +83,8 @@ func Parse(data []byte, lookupEnv func(string) (string, bool), baseDir string) (
 	d := &decoder{env: lookupEnv, probs: &ps, lines: make(map[string]int)}
 	d.value(root, reflect.ValueOf(&cfg).Elem(), "")
 
+	cfg.Server.TLS.CertFile = resolvePath(&ps, d.lines, "server.tls.cert_file", baseDir, cfg.Server.TLS.CertFile)
+	cfg.Server.TLS.KeyFile = resolvePath(&ps, d.lines, "server.tls.key_file", baseDir, cfg.Server.TLS.KeyFile)
 	for alias, b := range cfg.Buckets {
 		b = bucketDefaults(b)
 		path := joinPath("buckets", alias)

@@ -110,6 +110,34 @@ func (s *Server) check(ps *problems) {
 	if s.RateLimit.Burst < 0 {
 		ps.add("server.rate_limit.burst", 0, "must be 0 (same as per_minute) or more")
 	}
+	s.checkEdge(ps)
+}
+
+// checkEdge checks the slow-client timeouts, the connection caps and TLS.
+func (s *Server) checkEdge(ps *problems) {
+	notNegative(ps, "server.body_idle_timeout", s.BodyIdleTimeout)
+	notNegative(ps, "server.write_idle_timeout", s.WriteIdleTimeout)
+	switch {
+	case s.BodyMinRate < 0:
+		ps.add("server.body_min_rate", 0, "must not be negative (0: no minimum)")
+	case s.BodyMinRate > 0 && s.BodyIdleTimeout == 0:
+		ps.add("server.body_min_rate", 0, "needs server.body_idle_timeout, the window it is averaged over (0 turns both off)")
+	}
+	if s.MaxConnsPerClient < 0 {
+		ps.add("server.max_conns_per_client", 0, "must not be negative (0: no cap)")
+	}
+	if s.MaxConns < 0 {
+		ps.add("server.max_conns", 0, "must not be negative (0: no cap)")
+	}
+	if s.MaxConns > 0 && s.MaxConnsPerClient > s.MaxConns {
+		ps.add("server.max_conns_per_client", 0, "must not be more than server.max_conns (%d)", s.MaxConns)
+	}
+	switch {
+	case s.TLS.CertFile != "" && s.TLS.KeyFile == "":
+		ps.add("server.tls.key_file", 0, "is required with server.tls.cert_file")
+	case s.TLS.CertFile == "" && s.TLS.KeyFile != "":
+		ps.add("server.tls.cert_file", 0, "is required with server.tls.key_file")
+	}
 }
 
 func (r *Redis) check(ps *problems) {

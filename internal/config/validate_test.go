@@ -94,6 +94,25 @@ func TestValidate(t *testing.T) {
 		{"max control body at minimum", func(c *Config) { c.Server.MaxControlBody = 1 << 10 }, ""},
 		{"max control body below minimum", func(c *Config) { c.Server.MaxControlBody = 1000 }, "server.max_control_body: must be at least 1KiB"},
 
+		// server: slow clients, connection caps, TLS
+		{"edge keys off", func(c *Config) {
+			c.Server.BodyIdleTimeout, c.Server.BodyMinRate, c.Server.WriteIdleTimeout = 0, 0, 0
+			c.Server.MaxConnsPerClient, c.Server.MaxConns = 0, 0
+		}, ""},
+		{"body idle timeout negative", func(c *Config) { c.Server.BodyIdleTimeout = -time.Second }, "server.body_idle_timeout: must not be negative"},
+		{"write idle timeout negative", func(c *Config) { c.Server.WriteIdleTimeout = -time.Second }, "server.write_idle_timeout: must not be negative"},
+		{"body min rate negative", func(c *Config) { c.Server.BodyMinRate = -1 }, "server.body_min_rate: must not be negative (0: no minimum)"},
+		{"body min rate without its window", func(c *Config) { c.Server.BodyIdleTimeout = 0 },
+			"server.body_min_rate: needs server.body_idle_timeout, the window it is averaged over (0 turns both off)"},
+		{"body idle timeout alone", func(c *Config) { c.Server.BodyMinRate = 0 }, ""},
+		{"max conns per client negative", func(c *Config) { c.Server.MaxConnsPerClient = -1 }, "server.max_conns_per_client: must not be negative (0: no cap)"},
+		{"max conns negative", func(c *Config) { c.Server.MaxConns = -1 }, "server.max_conns: must not be negative (0: no cap)"},
+		{"per client cap over the total", func(c *Config) { c.Server.MaxConns = 100 }, "server.max_conns_per_client: must not be more than server.max_conns (100)"},
+		{"per client cap with no total", func(c *Config) { c.Server.MaxConns, c.Server.MaxConnsPerClient = 0, 100000 }, ""},
+		{"tls pair", func(c *Config) { c.Server.TLS = TLS{CertFile: "/etc/gw/cert.pem", KeyFile: "/etc/gw/key.pem"} }, ""},
+		{"tls cert without key", func(c *Config) { c.Server.TLS.CertFile = "/etc/gw/cert.pem" }, "server.tls.key_file: is required with server.tls.cert_file"},
+		{"tls key without cert", func(c *Config) { c.Server.TLS.KeyFile = "/etc/gw/key.pem" }, "server.tls.cert_file: is required with server.tls.key_file"},
+
 		// redis
 		{"redis addr", func(c *Config) { c.Redis.Addr = "redis.internal:6379" }, ""},
 		{"redis addr without port", func(c *Config) { c.Redis.Addr = "redis.internal" }, `redis.addr: must be host:port, e.g. "127.0.0.1:6379" (empty: the embedded in-memory store)`},

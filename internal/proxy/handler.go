@@ -14,6 +14,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/byterange"
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/objstore"
+	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -301,6 +302,10 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case body.tooLarge:
 			return token.ErrSizeExceeded
+		case errors.Is(body.err, edge.ErrBodyTimeout):
+			// Cut by the gateway, which may also have ended the request's context: the
+			// client is still there to read the 408.
+			return &BodyError{Err: body.err}
 		case r.Context().Err() != nil:
 			return ErrClientGone
 		case body.err != nil:
