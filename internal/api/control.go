@@ -12,8 +12,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/edge"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/strictjson"
 	"github.com/assetgateway/assetgateway/internal/token"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/byterange"
 	"github.com/assetgateway/assetgateway/internal/callback"
-	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/edge"
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
