@@ -294,12 +294,13 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	// A body the gateway cut (edge) also cancels the request's context: it is answered 408.
 	gone := errors.Is(err, proxy.ErrClientGone) || errors.Is(r.Context().Err(), context.Canceled)
 	if gone && !errors.Is(err, edge.ErrBodyTimeout) {
-		// The client left (during a store call, an upload, …): nobody reads an answer, and
-		// the failure is not the gateway's.
+		// The client left (during a store call, an upload, …), or only half-closed its side
+		// mid-body: the failure is not the gateway's, and returning would let net/http send
+		// an implicit 200. The connection is cut instead (serve logs it as 499).
 		if rw != nil && rw.status == 0 {
 			rw.status, rw.code = statusClientGone, "client_gone"
 		}
-		return
+		panic(http.ErrAbortHandler)
 	}
 	e := classify(err)
 	if rw != nil {

@@ -69,7 +69,8 @@ func (s *sink) all() []callback.Event {
 // switchable wraps a store and can make it unreachable.
 type switchable struct {
 	token.Store
-	down atomic.Bool
+	down  atomic.Bool
+	stall atomic.Bool // Access waits for the request's context to end
 }
 
 var errDown = fmt.Errorf("%w: test says so", token.ErrUnavailable)
@@ -77,6 +78,10 @@ var errDown = fmt.Errorf("%w: test says so", token.ErrUnavailable)
 func (s *switchable) Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error) {
 	if s.down.Load() {
 		return nil, errDown
+	}
+	if s.stall.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	return s.Store.Access(ctx, tok, req)
 }

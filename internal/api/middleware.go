@@ -142,8 +142,8 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 // logAccess writes the request's access-log line.
 func (a *API) logAccess(r *http.Request, rw *responseWriter, d time.Duration, timing *metrics.Timing, aborted bool) {
 	level := slog.LevelInfo
-	if rw.status >= 500 || aborted {
-		level = slog.LevelWarn
+	if rw.status >= 500 || aborted && rw.status != statusClientGone {
+		level = slog.LevelWarn // a client that left is no fault of the gateway's
 	}
 	if !a.log.Enabled(r.Context(), level) {
 		return
