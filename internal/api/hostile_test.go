@@ -9,16 +9,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/assetgateway/assetgateway/internal/api"
+	"github.com/assetgateway/assetgateway/internal/callback"
 )
 
 // upload stores body under key through a fresh PUT token.
@@ -258,4 +262,44 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// silentResolver never answers: every lookup waits for its deadline (a resolver that is
+// down, names that do not resolve).
+type silentResolver struct{ lookups atomic.Int64 }
+
+func (s *silentResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+	s.lookups.Add(1)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestBatchCallbacksResolveAtOnce: POST /tokens with 1000 items whose callback hosts never
+// resolve answers within seconds (hosts looked up concurrently, each once, under one
+// deadline), naming every item's callback.
+func TestBatchCallbacksResolveAtOnce(t *testing.T) {
+	resolver := &silentResolver{}
+	f := newFixture(t, func(o *api.Options) {
+		o.Callbacks = &callback.Guard{Resolver: resolver}
+		o.MaxBody = 1 << 20
+	})
+	items := make([]map[string]any, 1000)
+	for i := range items {
+		// 500 hosts, each used twice: looked up once each.
+		items[i] = map[string]any{"bucket": "local", "key": "k", "method": "GET",
+			"callback": fmt.Sprintf("https://hook-%d.example.invalid/in", i%500)}
+	}
+	start := time.Now()
+	msg := expectError(t, f.control("POST", "/tokens", mustJSON(t, map[string]any{"tokens": items})), 400, "bad_request")
+	took := time.Since(start)
+	if took > 10*time.Second {
+		t.Errorf("POST /tokens took %s, want at most 10 s", took)
+	}
+	if !strings.Contains(msg, "tokens[0].callback: host does not resolve") || !strings.Contains(msg, "… and 950 more") {
+		t.Errorf("message %.200q…, want every item's callback named", msg)
+	}
+	if n := resolver.lookups.Load(); n > 500 {
+		t.Errorf("%d lookups for 500 hosts, want each host once", n)
+	}
+	t.Logf("1000 items, 500 silent hosts: 400 after %s, %d lookups", took.Round(time.Millisecond), resolver.lookups.Load())
 }
