@@ -25,6 +25,7 @@ type MemoryStore struct {
 
 	mu      sync.Mutex
 	records map[string]*memRecord // by ID(token)
+	uploads memUploads            // upload sessions (upload_memory.go)
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -43,6 +44,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 		retention: o.Retention,
 		now:       o.Now,
 		records:   make(map[string]*memRecord),
+		uploads:   memUploads{byToken: map[string]map[string]*memUpload{}, due: map[string]int64{}},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -73,6 +75,7 @@ func (s *MemoryStore) sweep(every time.Duration) {
 					delete(s.records, id)
 				}
 			}
+			s.sweepUploads(now)
 			s.mu.Unlock()
 		}
 	}
@@ -127,6 +130,7 @@ func (s *MemoryStore) Delete(ctx context.Context, token string) error {
 		return ErrNotFound
 	}
 	delete(s.records, id)
+	s.uploadsDue(id)
 	return nil
 }
 

@@ -1,5 +1,6 @@
 // Package storetest is the contract every token.Store passes: the same cases run against the
-// embedded MemoryStore and a RedisStore on a real redis-server.
+// embedded MemoryStore and a RedisStore on a real redis-server (and a Redis Cluster), tokens
+// (storetest.go) and upload sessions (uploads.go) alike.
 package storetest
 
 import (
@@ -73,6 +74,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Retention", testRetention},
 		{"CreateMany", testCreateMany},
 	}
+	cases = append(cases, uploadCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore) })
 	}
