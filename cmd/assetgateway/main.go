@@ -27,6 +27,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
 func main() {
@@ -127,6 +128,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		backends[alias] = m.InstrumentBackend(alias, b)
 	}
 	timedStore := m.InstrumentStore(store)
+	owners := map[string]upload.Owner{} // the owner of each kind of upload session, by Kind
 
 	secrets := []string{}
 	for _, s := range []string{cfg.Callback.Secret, cfg.Callback.PreviousSecret} {
@@ -199,6 +201,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer stopPool()
 	poolDone := make(chan error, 1)
 	go func() { poolDone <- pool.Run(poolCtx) }()
+	stopJanitor := startJanitor(cfg, timedStore, owners, log)
+	defer stopJanitor()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.serve() }()
 
@@ -226,6 +230,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Warn("shutdown_incomplete", "error", err)
 		srv.Close()
 	}
+	stopJanitor()
 	stopPool()
 	if err := <-poolDone; err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("callback_drain_incomplete", "error", err)
@@ -235,6 +240,23 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startJanitor runs the upload janitor in a goroutine of its own; stop ends it and waits for
+// it (calling it again does nothing).
+func startJanitor(cfg *config.Config, store upload.Store, owners map[string]upload.Owner, log *slog.Logger) (stop func()) {
+	j := upload.NewJanitor(upload.JanitorOptions{Store: store, Owners: owners, Interval: cfg.Uploads.JanitorInterval,
+		Logger: log.With("component", "uploads")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = j.Run(ctx) // returns ctx's error once stopped
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // openBuckets builds one backend per alias.

@@ -19,6 +19,7 @@ type Config struct {
 	Buckets     map[string]Bucket     `yaml:"buckets"`
 	Token       Token                 `yaml:"token"`
 	Callback    Callback              `yaml:"callback"`
+	Uploads     Uploads               `yaml:"uploads"`
 }
 
 // Server configures the HTTP listener.
@@ -238,6 +239,14 @@ type Token struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
+// Uploads configures the upload sessions of resumable uploads (tus), whatever their kind.
+type Uploads struct {
+	// JanitorInterval is how often every replica ends the uploads that expired or whose token
+	// was revoked: their multipart upload is aborted, their temporary objects deleted, their
+	// record removed.
+	JanitorInterval time.Duration `yaml:"janitor_interval"`
+}
+
 // Callback configures webhook delivery.
 type Callback struct {
 	// Workers is the number of concurrent deliveries per gateway process.
@@ -300,6 +309,7 @@ func Default() Config {
 			QueueSize: 10000,
 			PerHost:   4,
 		},
+		Uploads: Uploads{JanitorInterval: time.Minute},
 	}
 }
 

@@ -66,7 +66,17 @@ func (c *Config) check() problems {
 	positive(&ps, "token.max_ttl", c.Token.MaxTTL)
 	notNegative(&ps, "token.retention", c.Token.Retention)
 	c.Callback.check(&ps)
+	between(&ps, "uploads.janitor_interval", c.Uploads.JanitorInterval, time.Second, time.Hour)
 	return ps
+}
+
+func between(ps *problems, path string, d, lo, hi time.Duration) {
+	short := func(d time.Duration) string { // "1h", not "1h0m0s"
+		return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	}
+	if d < lo || d > hi {
+		ps.add(path, 0, "must be between %s and %s", short(lo), short(hi))
+	}
 }
 
 func (s *Server) check(ps *problems) {

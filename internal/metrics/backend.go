@@ -67,7 +67,8 @@ func (t *timedBackend) List(ctx context.Context, prefix, after string, limit int
 	return page, err
 }
 
-// Unwrap returns the backend being timed, so optional interfaces (objstore.Presigner) are found.
+// Unwrap returns the backend being timed, so optional interfaces (objstore.Presigner,
+// objstore.Multipart) are found.
 func (t *timedBackend) Unwrap() objstore.Backend { return t.Backend }
 
 // CheckKey forwards to the backend's key check, when it has one.

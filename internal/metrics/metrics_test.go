@@ -70,6 +70,9 @@ func TestInstrumentedBackendKeepsOptionalMethods(t *testing.T) {
 	if err := b.(interface{ Check(context.Context) error }).Check(context.Background()); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
+	if mp, ok := objstore.AsMultipart(b); !ok || mp != objstore.Multipart(f) {
+		t.Fatal("Multipart lost behind the wrapper")
+	}
 	ctx, timing := metrics.WithTiming(context.Background())
 	if _, err := b.Head(ctx, "missing", objstore.Conditions{}); err == nil {
 		t.Fatal("Head of a missing key succeeded")

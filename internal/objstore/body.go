@@ -50,13 +50,23 @@ func newBufPool(size int, budget *UploadBudget) *bufPool {
 	return p
 }
 
+// Acquire waits, in arrival order, until n more bytes fit in the budget (or ctx ends); the
+// caller gives them back with Release. Other packages that buffer upload bytes take their
+// memory from the same budget, so the process stays within it.
+func (b *UploadBudget) Acquire(ctx context.Context, n int64) error {
+	if n > b.size {
+		return fmt.Errorf("an upload buffer of %d bytes exceeds the upload memory budget of %d bytes", n, b.size)
+	}
+	return b.sem.Acquire(ctx, n)
+}
+
+// Release gives back n bytes taken with Acquire.
+func (b *UploadBudget) Release(n int64) { b.sem.Release(n) }
+
 // acquire is get, after waiting (in arrival order) for the memory budget to allow one more
 // buffer.
 func (p *bufPool) acquire(ctx context.Context) (*[]byte, error) {
-	if int64(p.size) > p.budget.size {
-		return nil, fmt.Errorf("an upload part of %d bytes exceeds the upload memory budget of %d bytes", p.size, p.budget.size)
-	}
-	if err := p.budget.sem.Acquire(ctx, int64(p.size)); err != nil {
+	if err := p.budget.Acquire(ctx, int64(p.size)); err != nil {
 		return nil, err
 	}
 	return p.get(), nil
@@ -65,7 +75,7 @@ func (p *bufPool) acquire(ctx context.Context) (*[]byte, error) {
 // release is put for a buffer taken with acquire.
 func (p *bufPool) release(b *[]byte) {
 	p.put(b)
-	p.budget.sem.Release(int64(p.size))
+	p.budget.Release(int64(p.size))
 }
 
 // get returns a slice of exactly p.size bytes; its contents are arbitrary.

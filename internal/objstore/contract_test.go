@@ -116,6 +116,7 @@ func runContract(t *testing.T, cb contractBackend) {
 		{"Delete", contractDelete},
 		{"UploadConstraints", contractUploadConstraints},
 		{"List", contractList},
+		{"Multipart", contractMultipart},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,9 @@
 //     under the key stays as it was;
 //   - store errors are translated once, at the backend: a missing key is ErrObjectNotFound,
 //     an unsatisfiable range a *RangeError carrying the object's size, anything else an
-//     upstream failure that still wraps the cause.
+//     upstream failure that still wraps the cause;
+//   - both also offer Multipart (multipart.go): parts sent over many requests, the object
+//     appearing whole at completion (multipart_contract_test.go).
 //
 // # S3 permissions
 //
@@ -19,6 +21,8 @@
 //   - s3:PutObject — uploads, including every multipart step (CreateMultipartUpload,
 //     UploadPart, CompleteMultipartUpload);
 //   - s3:DeleteObject — DELETE tokens;
+//   - s3:ListMultipartUploadParts — resumable uploads (tus) list the parts they stored when
+//     they complete;
 //   - s3:AbortMultipartUpload — discarding a failed multipart upload, so that no parts are
 //     left behind (an "AbortIncompleteMultipartUpload" lifecycle rule on the bucket is a good
 //     second line of defence against a gateway killed mid-upload);

@@ -88,7 +88,8 @@ func ValidFileKey(key string) error {
 //
 // Unlike a bucket, a directory cannot hold both "a" and "a/b": such a Put fails. Uploads in
 // progress live in <root>/.assetgateway/tmp (on the same file system, so the final rename is
-// atomic). It is safe for concurrent use, also by several processes sharing the directory.
+// atomic), multipart uploads in <root>/.assetgateway/mpu (file_multipart.go). It is safe for
+// concurrent use, also by several processes sharing the directory.
 type File struct {
 	root *os.Root
 	dir  string // the root's absolute path, for Check and messages
@@ -115,6 +116,7 @@ func NewFile(root string) (*File, error) {
 	}
 	f := &File{root: r, dir: dir}
 	f.removeStaleTmp()
+	f.removeStaleUploads()
 	return f, nil
 }
 

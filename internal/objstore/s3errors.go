@@ -46,8 +46,9 @@ func faultOf(err error) fault {
 // and both read paths: a missing key is ErrObjectNotFound, an unsatisfiable range a
 // *RangeError with the object's size, a content that does not match its declared digest
 // ErrChecksumMismatch, an object in place where none may be ErrPreconditionFailed, a
-// multipart upload that is gone ErrUploadNotFound; anything else stays an upstream error
-// that still wraps the store's (so context errors remain visible to errors.Is).
+// multipart upload that is gone ErrUploadNotFound, parts a completion refuses
+// ErrInvalidParts; anything else stays an upstream error that still wraps the store's (so
+// context errors remain visible to errors.Is).
 //
 // S3-compatible stores do not all send typed errors, so codes and HTTP statuses count too.
 // A missing bucket is not a missing object: GET says NoSuchBucket. HEAD has no error body,
@@ -59,6 +60,8 @@ func (s *S3) translate(ctx context.Context, op, key string, err error) error {
 	case f.Code == "NoSuchBucket":
 	case f.Code == "NoSuchUpload":
 		known = ErrUploadNotFound
+	case f.Code == "EntityTooSmall", f.Code == "InvalidPart", f.Code == "InvalidPartOrder":
+		known = ErrInvalidParts
 	case f.Code == "NoSuchKey", f.Code == "NotFound", f.Status == http.StatusNotFound:
 		known = ErrObjectNotFound
 	case f.Code == "InvalidRange", f.Status == http.StatusRequestedRangeNotSatisfiable:

@@ -225,8 +225,27 @@ func (s *S3) startMultipart(ctx context.Context, in PutInput) (*multipart, error
 	return &multipart{s: s, in: in, key: key, id: *out.UploadId}, nil
 }
 
-// uploadPart sends part num (exactly size bytes of r). Only a rewindable r is retried.
+// uploadPart sends part num (exactly size bytes of r) and records it for complete. Only a
+// rewindable r is retried.
 func (m *multipart) uploadPart(ctx context.Context, num int32, r io.Reader, size int64, rewindable bool) error {
+	etag, err := m.sendPart(ctx, num, r, size, rewindable)
+	if err != nil {
+		return err
+	}
+	// Only the number and ETag: per-part checksums must not be repeated in
+	// CompleteMultipartUpload when the upload was created without a checksum algorithm.
+	m.mu.Lock()
+	m.parts = append(m.parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: etag})
+	m.mu.Unlock()
+	return nil
+}
+
+// sendPart sends part num (exactly size bytes of r; an empty part reads nothing) and returns
+// its ETag as the store spelled it. Only a rewindable r is retried.
+func (m *multipart) sendPart(ctx context.Context, num int32, r io.Reader, size int64, rewindable bool) (*string, error) {
+	if size == 0 {
+		r, rewindable = nil, true
+	}
 	opts := []func(*s3.Options){unsignedPayload}
 	if !rewindable {
 		opts = append(opts, noRetry)
@@ -240,14 +259,9 @@ func (m *multipart) uploadPart(ctx context.Context, num int32, r io.Reader, size
 		ContentLength: aws.Int64(size),
 	}, opts...)
 	if err != nil {
-		return fmt.Errorf("upload part %d: %w", num, err)
+		return nil, fmt.Errorf("upload part %d: %w", num, err)
 	}
-	// Only the number and ETag: per-part checksums must not be repeated in
-	// CompleteMultipartUpload when the upload was created without a checksum algorithm.
-	m.mu.Lock()
-	m.parts = append(m.parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag})
-	m.mu.Unlock()
-	return nil
+	return out.ETag, nil
 }
 
 // complete assembles the parts into the object and returns its ETag. On failure the upload is

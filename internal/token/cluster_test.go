@@ -33,6 +33,7 @@ func TestRedisClusterStore(t *testing.T) {
 		{"Contract", testClusterContract},
 		{"Replicas", testClusterReplicas},
 		{"KeyLayout", testClusterKeyLayout},
+		{"UploadKeyLayout", testClusterUploadKeyLayout},
 		{"WaitReplicasFailsClosed", testClusterWaitReplicasFailsClosed},
 		{"LostReplyCountsOnce", testClusterLostReplyCountsOnce},
 		{"MasterDown", testClusterMasterDown},
@@ -371,5 +372,111 @@ func testClusterWaitReplicasFailsClosed(t *testing.T, c *testenv.RedisCluster) {
 	}
 	if _, err := waiting.Access(ctx, tok, token.Request{Method: token.MethodHead, ContentLength: -1}); err != nil {
 		t.Fatalf("HEAD writes nothing and never waits: got %v", err)
+	}
+}
+
+// testClusterUploadKeyLayout: on tokens spread over every master, each token's uploads, their
+// locks and its upload set are in its slot (the upload scripts touch one slot), the expiry
+// index in the slot of its own tag, and a whole upload's life runs there: create, lock,
+// update, due after the token's deletion, delete.
+func testClusterUploadKeyLayout(t *testing.T, c *testenv.RedisCluster) {
+	nodes := nodeClients(t, c)
+	clock := storetest.NewClock()
+	s := newClusterStore(t, c, clock, time.Hour, time.Second)
+	ctx := context.Background()
+	masters := map[int]bool{}
+	var toks []string
+	ids := map[string]string{} // token → its upload
+	for i := 0; len(masters) < len(c.Addrs); i++ {
+		if i == 1000 {
+			t.Fatal("1000 tokens did not cover every master")
+		}
+		tok := token.Generate()
+		if n := owner(t, c, "{"+token.ID(tok)+"}"); !masters[n] {
+			masters[n] = true
+			toks = append(toks, tok)
+		}
+	}
+	for _, tok := range toks {
+		if err := s.Create(ctx, tok, getRecord(clock, token.MethodPut, 1)); err != nil {
+			t.Fatal(err)
+		}
+		g, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.CreateUpload(ctx, g, token.Upload{Kind: "tus", Length: 5, Hit: true,
+			ExpiresAt: clock.Now().Add(time.Hour).UnixMilli()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.LockUpload(ctx, token.ID(tok), u.ID, "w", time.Minute); !ok || err != nil {
+			t.Fatalf("LockUpload: %v %v", ok, err)
+		}
+		u.Offset = 5
+		if _, err := s.UpdateUpload(ctx, token.ID(tok), u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UnlockUpload(ctx, token.ID(tok), u.ID, "w"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.LockUpload(ctx, token.ID(tok), u.ID, "w", time.Minute); !ok || err != nil {
+			t.Fatalf("LockUpload: %v %v", ok, err)
+		}
+		ids[tok] = u.ID
+	}
+	slots := map[string]int64{} // key → slot
+	for i, nc := range nodes {
+		keys, err := nc.Keys(ctx, clusterPrefix(t)+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			slot, err := nc.ClusterKeySlot(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			slots[k] = slot
+			t.Logf("%s: %s (slot %d)", c.Addrs[i], k, slot)
+		}
+	}
+	for _, tok := range toks {
+		tag := clusterPrefix(t) + "{" + token.ID(tok) + "}"
+		n := 0
+		for k, slot := range slots {
+			if strings.HasPrefix(k, tag) {
+				n++
+				if slot != slots[tag] {
+					t.Errorf("%s is in slot %d, its token in %d", k, slot, slots[tag])
+				}
+			}
+		}
+		if n != 4 { // record, upload, lock, upload set
+			t.Errorf("token %s: %d keys, want 4", token.ID(tok), n)
+		}
+	}
+	if _, ok := slots[clusterPrefix(t)+"{uploads}due"]; !ok || len(slots) != 4*len(toks)+1 {
+		t.Errorf("got %d keys, want 4 per token and the expiry index", len(slots))
+	}
+	// Revoking the tokens makes their uploads due; the janitor's calls work across slots.
+	for _, tok := range toks {
+		if err := s.Delete(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UnlockUpload(ctx, token.ID(tok), ids[tok], "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := s.ExpiredUploads(ctx, clock.Now(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != len(toks) {
+		t.Fatalf("due after the deletions: %+v, want the %d uploads", due, len(toks))
+	}
+	for _, d := range due {
+		if err := s.DeleteUpload(ctx, d.TokenID, d.Upload.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

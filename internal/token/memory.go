@@ -25,6 +25,7 @@ type MemoryStore struct {
 
 	mu      sync.Mutex
 	records map[string]*memRecord // by ID(token)
+	uploads memUploads            // upload sessions (upload_memory.go)
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -44,6 +45,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 		retention: o.Retention,
 		now:       o.Now,
 		records:   make(map[string]*memRecord),
+		uploads:   memUploads{byToken: map[string]map[string]*memUpload{}, due: map[string]int64{}},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -74,6 +76,7 @@ func (s *MemoryStore) sweep(every time.Duration) {
 					delete(s.records, id)
 				}
 			}
+			s.sweepUploads(now)
 			s.mu.Unlock()
 		}
 	}
@@ -128,6 +131,7 @@ func (s *MemoryStore) Delete(ctx context.Context, token string) error {
 		return ErrNotFound
 	}
 	delete(s.records, id)
+	s.uploadsDue(id)
 	return nil
 }
 

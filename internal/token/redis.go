@@ -430,6 +430,7 @@ func (s *RedisStore) Delete(ctx context.Context, token string) error {
 	if n == 0 {
 		return ErrNotFound
 	}
+	s.uploadsDue(ctx, ID(token)) // its uploads end now (upload_redis.go)
 	return nil
 }
 

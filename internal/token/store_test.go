@@ -192,3 +192,65 @@ func TestRedisRefundsWriteNoKeys(t *testing.T) {
 		t.Errorf("used_hits after 1000 refunds: %d, %v; want 0", got.UsedHits, err)
 	}
 }
+
+// TestRedisStoreUploadKeys: an upload's keys share its token's hash tag and expire with the
+// token's record (never before an hour past the upload's expiry); the expiry index is the one
+// key outside; nothing holds the raw token.
+func TestRedisStoreUploadKeys(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	clock := storetest.NewClock()
+	s := newRedisStore(t, srv, clock, 2*time.Hour)
+	ctx := context.Background()
+	tok := token.Generate()
+	rec := token.Record{Bucket: "b", Key: "k", Method: token.MethodPut, MaxHits: 1, Size: token.Unlimited,
+		ExpireAt: clock.Now().Add(time.Hour).Unix()}
+	if err := s.Create(ctx, tok, rec); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Access(ctx, tok, token.Request{Method: token.MethodPut, ContentLength: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := token.Upload{Kind: "tus", Bucket: "b", Key: "k", Length: 10, ExpiresAt: clock.Now().Add(time.Minute).UnixMilli(), Hit: true}
+	u, err := s.CreateUpload(ctx, g, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.LockUpload(ctx, token.ID(tok), u.ID, "writer", time.Minute); !ok || err != nil {
+		t.Fatalf("LockUpload: %v %v", ok, err)
+	}
+	c := token.NewRedisClient(token.ClientOptions{Addr: srv.Addr, Timeout: time.Second})
+	defer c.Close()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := "test:{" + token.ID(tok) + "}"
+	want := []string{tag, tag + "u:" + u.ID, tag + "l:" + u.ID, tag + "us", "test:{uploads}due"}
+	slices.Sort(keys)
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys: got %q, want %q", keys, want)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, tok) {
+			t.Fatalf("key %q holds the raw token", k)
+		}
+	}
+	tokenTTL := time.Until(time.Unix(rec.ExpireAt, 0).Add(2 * time.Hour))
+	for _, k := range []string{tag + "u:" + u.ID, tag + "us"} {
+		if ttl := c.PTTL(ctx, k).Val(); ttl < tokenTTL-5*time.Second || ttl > tokenTTL+5*time.Second {
+			t.Errorf("%s TTL: got %s, want about %s (the token's)", k, ttl, tokenTTL)
+		}
+	}
+	// An upload that outlives its token's record keeps an hour after its own expiry.
+	long := short
+	long.ExpiresAt = clock.Now().Add(10 * time.Hour).UnixMilli()
+	u2, err := s.CreateUpload(ctx, g, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl, want := c.PTTL(ctx, tag+"u:"+u2.ID).Val(), 11*time.Hour; ttl < want-5*time.Second || ttl > want+5*time.Second {
+		t.Errorf("long upload TTL: got %s, want about %s", ttl, want)
+	}
+}

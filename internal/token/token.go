@@ -13,12 +13,27 @@
 //	                  s size limit (-1)   c callback URL ("")   g generation (random)
 //	                  up "1" once a PUT through the token completed
 //	                  hw when a HEAD last fired the webhook (Unix ms)
+//	P{ID}u:U        hash, one per upload session U of the token (upload.go). Fields:
+//	                  t kind   b bucket alias   k object key   g generation of the token that
+//	                  created it   s store upload id   l length (-1: deferred)   o offset
+//	                  n parts   p pending bytes   st owner state   md metadata (JSON)
+//	                  x expires_at (Unix ms)   h "1" while it holds its hit   v version
+//	                It expires (PEXPIREAT) with the token's record, and never before an hour
+//	                past x, so the janitor can still clean up after it.
+//	P{ID}l:U        string: upload U's lock, its holder, with the lease as TTL
+//	P{ID}us         set of the token's upload ids, so that deleting the token makes them due
+//	P{uploads}due   sorted set, the expiry index of every upload: member "<ID>/<U>", score the
+//	                Unix ms from which it is due (x; 0 once its token is deleted; the end of
+//	                the claim while a janitor handles it). A hint: the janitor trusts the
+//	                record it points at.
 //
 // Field names are one letter and defaults are left out: a typical record takes about 240
-// bytes of Redis memory, key and expiry included.
+// bytes of Redis memory, key and expiry included. Uploads add nothing to it: a token without
+// uploads has exactly the keys it had before they existed, and accesses never read them.
 //
 // The {ID} hash tag keeps every key of one token in one Redis Cluster slot, so each script
-// touches a single slot.
+// touches a single slot. The expiry index has a hash tag of its own and is only ever changed
+// by single-key commands.
 //
 // Access runs one Lua script — one round trip — that checks, in the contract's order, unknown
 // (ErrNotFound), expired (ErrExpired), method (ErrMethodNotAllowed), hits (ErrHitsExceeded,
@@ -155,6 +170,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+
+	// Uploads are the upload sessions kept beside the tokens (upload.go). Delete makes a
+	// token's uploads due at once, so that the janitor ends them.
+	Uploads
 }
 
 // Request is one access to check against a token's record.

@@ -1,5 +1,6 @@
 // Package storetest is the contract every token.Store passes: the same cases run against the
-// embedded MemoryStore and a RedisStore on a real redis-server.
+// embedded MemoryStore and a RedisStore on a real redis-server (and a Redis Cluster), tokens
+// (storetest.go) and upload sessions (uploads.go) alike.
 package storetest
 
 import (
@@ -75,6 +76,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"AdmitBeforeAnything", testAdmitBeforeAnything},
 		{"HeadNotify", testHeadNotify},
 	}
+	cases = append(cases, uploadCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore) })
 	}
