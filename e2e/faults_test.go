@@ -551,7 +551,8 @@ func TestS3Stall(t *testing.T) {
 	defer store.Close()
 	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]objstore.Backend{"assets": backend}})
 	srv := httptest.NewServer(api.New(api.Options{
-		Tokens: store, Objects: objects, Buckets: map[string]api.Bucket{"assets": backend},
+		MaxBody: 1 << 20,
+		Tokens:  store, Objects: objects, Buckets: map[string]api.Bucket{"assets": backend},
 		ControlTokens: []string{controlToken}, Host: "https://gw.example.com", MaxTTL: time.Hour,
 	}))
 	defer srv.Close()

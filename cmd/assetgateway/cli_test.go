@@ -55,6 +55,7 @@ func newCLIGateway(t *testing.T) *cliGateway {
 	t.Cleanup(func() { s3.Close() })
 	objects := proxy.New(proxy.Options{Store: store, Buckets: map[string]objstore.Backend{"local": files, "s3": s3}})
 	srv := httptest.NewServer(api.New(api.Options{
+		MaxBody:       1 << 20,
 		Tokens:        store,
 		Objects:       objects,
 		Buckets:       map[string]api.Bucket{"local": files, "s3": s3},

@@ -63,7 +63,8 @@ type Options struct {
 	Host string
 	// MaxTTL caps a token's lifetime.
 	MaxTTL time.Duration
-	// MaxBody caps a control request's JSON body (413 request_too_large past it).
+	// MaxBody caps a control request's JSON body (413 request_too_large past it). Required
+	// (server.max_control_body: internal/config owns the default).
 	MaxBody int64
 	// Redirects names the bucket aliases that can hand out presigned URLs (redirect
 	// delivery); a token asking for redirect elsewhere is refused at mint time.
@@ -148,9 +149,6 @@ func New(o Options) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
-	}
-	if a.maxBody <= 0 {
-		a.maxBody = 1 << 20
 	}
 	a.limit = newLimiter(o.RateLimit, a.now)
 	if a.readyWait <= 0 {

@@ -10,7 +10,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -61,23 +60,16 @@ type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
 
-// DefaultRetries returns the default delays between attempts, in the spirit of Svix's
-// schedule: 5s, 5m, 30m, 2h, 5h, 10h, 10h (eight attempts over about 28 hours).
-func DefaultRetries() []time.Duration {
-	return []time.Duration{
-		5 * time.Second, 5 * time.Minute, 30 * time.Minute,
-		2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
-	}
-}
-
-// Options configure a Pool. Zero values select the documented defaults.
+// Options configure a Pool. The values that are configuration keys (Workers, QueueSize,
+// PerHost, Timeout, Retries: callback.* in internal/config, which owns their defaults) are
+// required; the other zero values select the tuning documented on each.
 type Options struct {
 	// Redis makes the queue durable. Nil: an in-process queue that loses its events on
 	// restart; New logs a warning saying so.
 	Redis redis.UniversalClient
 	// KeyPrefix is prepended to every Redis key, e.g. "ag:".
 	KeyPrefix string
-	// Workers is the number of concurrent deliveries in this process. Zero: 8.
+	// Workers is the number of concurrent deliveries in this process. Required.
 	Workers int
 	// QueueSize bounds the events waiting for a worker in this process. In-memory: a full
 	// queue makes Enqueue return ErrQueueFull. Redis: events beyond it stay in the stream
@@ -86,15 +78,15 @@ type Options struct {
 	QueueSize int
 	// PerHost bounds concurrent deliveries to one destination (host:port). An event whose
 	// destination is saturated is put back for BusyDelay instead of occupying a worker.
-	// Zero: 4.
+	// Required.
 	PerHost int
-	// Timeout bounds one attempt: dial, TLS, request, response headers and body. Zero: 5s.
+	// Timeout bounds one attempt: dial, TLS, request, response headers and body. Required.
 	Timeout time.Duration
 	// Secrets sign every attempt, current first: raw text or "whsec_<base64>". Each non-empty
 	// secret adds one signature. Empty: deliveries are unsigned.
 	Secrets []string
 	// Retries are the delays between attempts; after the attempt that follows the last delay
-	// fails, the event is dead-lettered. Nil: DefaultRetries(). Empty but non-nil: one attempt.
+	// fails, the event is dead-lettered. Empty: one attempt.
 	Retries []time.Duration
 	// AllowPrivate turns the SSRF guard off at dial time.
 	AllowPrivate bool
@@ -261,13 +253,11 @@ type Pool struct {
 	}
 	dropWarn warnLimiter
 
-	// Test hooks, set before Run.
-	denied  func(netip.AddrPort) bool // the dial-time refusal; default Denied unless AllowPrivate
-	observe func(report)              // called after every settled attempt or deferral
-	forget  func() bool               // true: drop the taken delivery unsettled (a crash)
+	allowPrivate bool // the dial-time guard is off
 }
 
-// report describes one outcome, for tests.
+// report describes one outcome of an attempt or a deferral; it is logged (at debug, message
+// "callback_outcome") so that operators and tests can follow every delivery.
 type report struct {
 	ID      string
 	Attempt int
@@ -283,13 +273,17 @@ func New(opts Options) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Workers <= 0 || opts.QueueSize <= 0 || opts.PerHost <= 0 || opts.Timeout <= 0 {
+		return nil, fmt.Errorf("callback: workers (%d), queue size (%d), per-host limit (%d) and timeout (%s) must be positive",
+			opts.Workers, opts.QueueSize, opts.PerHost, opts.Timeout)
+	}
 	p := &Pool{
 		log:       opts.Logger,
 		clock:     opts.Clock,
 		signer:    sg,
 		resolver:  opts.Resolver,
-		workers:   positive(opts.Workers, 8),
-		timeout:   positiveDur(opts.Timeout, 5*time.Second),
+		workers:   opts.Workers,
+		timeout:   opts.Timeout,
 		drain:     opts.DrainTimeout,
 		busyDelay: positiveDur(opts.BusyDelay, time.Second),
 		retries:   opts.Retries,
@@ -308,9 +302,6 @@ func New(opts Options) (*Pool, error) {
 	if p.drain == 0 {
 		p.drain = 10 * time.Second
 	}
-	if p.retries == nil {
-		p.retries = DefaultRetries()
-	}
 	p.retries = append([]time.Duration(nil), p.retries...)
 	for i, d := range p.retries {
 		if d < 0 {
@@ -323,15 +314,14 @@ func New(opts Options) (*Pool, error) {
 			return time.Duration(float64(d) * (0.8 + 0.4*mrand.Float64()))
 		}
 	}
-	queueSize := positive(opts.QueueSize, 10000)
+	queueSize := opts.QueueSize
 	maxDead := positive(opts.MaxDeadLetters, 10000)
 	poll := positiveDur(opts.PollInterval, time.Second)
-	p.hosts = hostLimiter{max: positive(opts.PerHost, 4), n: map[string]int{}}
+	p.hosts = hostLimiter{max: opts.PerHost, n: map[string]int{}}
 	p.dropWarn.every = 10 * time.Second
 
-	allowPrivate := opts.AllowPrivate
-	p.denied = func(ap netip.AddrPort) bool { return !allowPrivate && Denied(ap.Addr()) }
-	p.transport = p.newTransport(positive(opts.PerHost, 4))
+	p.allowPrivate = opts.AllowPrivate
+	p.transport = p.newTransport(opts.PerHost)
 	p.client = &http.Client{
 		Transport:     p.transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -474,9 +464,6 @@ func (p *Pool) handle(hard context.Context, d *delivery) {
 		p.abandon()
 		return
 	}
-	if p.forget != nil && p.forget() {
-		return
-	}
 	if !p.hosts.acquire(d.host) {
 		p.stats.deferred.Add(1)
 		next := p.jitter(p.busyDelay)
@@ -572,10 +559,10 @@ func (p *Pool) bury(ctx context.Context, d *delivery) {
 	p.notify(report{ID: d.ID, Attempt: d.Attempt, Status: d.LastStatus, Err: d.LastError, Outcome: "dead"})
 }
 
+// notify logs an outcome (debug).
 func (p *Pool) notify(r report) {
-	if p.observe != nil {
-		p.observe(r)
-	}
+	p.log.Debug("callback_outcome", "webhook_id", r.ID, "attempt", r.Attempt, "status", r.Status,
+		"error", r.Err, "outcome", r.Outcome, "next", r.Next)
 }
 
 // Stats returns the pool's counters.

@@ -64,7 +64,7 @@ func (p *Pool) dial(ctx context.Context, network, addr string) (net.Conn, error)
 	d := &net.Dialer{
 		Timeout:   p.timeout,
 		KeepAlive: 30 * time.Second,
-		Control:   dialControl(func(ap netip.AddrPort) bool { return p.denied(ap) }),
+		Control:   dialControl(func(ap netip.AddrPort) bool { return dialRefused(ap, p.allowPrivate) }),
 	}
 	var first error
 	for _, ip := range ips {

@@ -362,6 +362,11 @@ func Denied(ip netip.Addr) bool {
 	return false
 }
 
+// dialRefused is the dial-time refusal: an address on the Denied list, unless private targets
+// are allowed. (A variable: the SSRF tests, whose receivers all live on 127.0.0.1, treat one
+// port as public.)
+var dialRefused = func(ap netip.AddrPort, allowPrivate bool) bool { return !allowPrivate && Denied(ap.Addr()) }
+
 // dialControl is the net.Dialer.Control that refuses denied addresses: it sees the address
 // the socket is about to connect to, after every name resolution.
 func dialControl(denied func(netip.AddrPort) bool) func(network, address string, c syscall.RawConn) error {

@@ -70,6 +70,8 @@ func (e *env) opts() Options {
 	o := Options{
 		KeyPrefix:    "test:",
 		Workers:      4,
+		QueueSize:    10000,
+		PerHost:      4,
 		Timeout:      5 * time.Second,
 		Retries:      []time.Duration{time.Second},
 		AllowPrivate: true,

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/config"
 )
 
 // A receiver that fails (500, a dropped connection, 503) and then recovers gets every event
@@ -130,6 +133,37 @@ func (r *reports) add(x report) {
 	r.all = append(r.all, x)
 }
 
+// Handle makes reports a slog.Handler that keeps the pool's "callback_outcome" records.
+func (r *reports) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message != "callback_outcome" {
+		return nil
+	}
+	var x report
+	rec.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "webhook_id":
+			x.ID = a.Value.String()
+		case "attempt":
+			x.Attempt = int(a.Value.Int64())
+		case "status":
+			x.Status = int(a.Value.Int64())
+		case "error":
+			x.Err = a.Value.String()
+		case "outcome":
+			x.Outcome = a.Value.String()
+		case "next":
+			x.Next = a.Value.Duration()
+		}
+		return true
+	})
+	r.add(x)
+	return nil
+}
+
+func (r *reports) Enabled(context.Context, slog.Level) bool { return true }
+func (r *reports) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *reports) WithGroup(string) slog.Handler            { return r }
+
 func (r *reports) list() []report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -163,9 +197,9 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 				o := e.opts()
 				o.Retries = []time.Duration{time.Minute, 2 * time.Minute}
 				o.Jitter = func(d time.Duration) time.Duration { return 2 * d } // Retry-After is not jittered
-				p := e.pool(o)
 				var rep reports
-				p.observe = rep.add
+				o.Logger = slog.New(&rep)
+				p := e.pool(o)
 				e.run(p)
 				e.enqueue(p, rc.url("/"), 1)
 
@@ -289,16 +323,16 @@ func TestWholeDefaultScheduleThenReplay(t *testing.T) {
 			return http.StatusInternalServerError
 		})
 		o := e.opts()
-		o.Retries = nil                                                    // the default schedule
+		o.Retries = config.Default().Callback.Retries                      // the default schedule
 		o.Jitter = func(d time.Duration) time.Duration { return d + d/10 } // deterministic +10%
-		p := e.pool(o)
 		var rep reports
-		p.observe = rep.add
+		o.Logger = slog.New(&rep)
+		p := e.pool(o)
 		e.run(p)
 		started := time.Now()
 		e.enqueue(p, rc.url("/"), 1)
 
-		schedule := DefaultRetries()
+		schedule := config.Default().Callback.Retries
 		for i := range len(schedule) + 1 {
 			waitFor(t, "attempt "+strconv.Itoa(i+1), 5*time.Second, func() bool { return len(rep.list()) == i+1 })
 			r := rep.list()[i]

@@ -19,24 +19,6 @@ func TestCrashedConsumerLosesNothing(t *testing.T) {
 		crash func(t *testing.T, e *env, target string)
 	}{
 		{
-			// A pool whose workers take every entry and die with it: never attempted, never
-			// acknowledged.
-			name: "pool killed holding entries",
-			crash: func(t *testing.T, e *env, target string) {
-				o := e.opts()
-				o.ClaimIdle = time.Hour // the victim never claims anything back
-				victim := e.pool(o)
-				victim.forget = func() bool { return true }
-				stop := e.run(victim)
-				e.enqueue(victim, target, events)
-				waitFor(t, "the victim to take every entry", 10*time.Second, func() bool {
-					pend, err := e.rdb.XPending(context.Background(), "test:{cb}:stream", "delivery").Result()
-					return err == nil && pend.Count == events
-				})
-				stop()
-			},
-		},
-		{
 			// A replica read a batch with XREADGROUP and vanished (SIGKILL).
 			name: "raw consumer read and vanished",
 			crash: func(t *testing.T, e *env, target string) {

@@ -91,7 +91,9 @@ func TestPublicReceiverRedirectingToLoopback(t *testing.T) {
 		// Every test server is on 127.0.0.1: treat the "public" receiver's port as a public
 		// address and everything else as denied.
 		publicPort := public.port()
-		p.denied = func(ap netip.AddrPort) bool { return ap.Port() != publicPort }
+		refused := dialRefused
+		dialRefused = func(ap netip.AddrPort, _ bool) bool { return ap.Port() != publicPort }
+		t.Cleanup(func() { dialRefused = refused })
 		e.run(p)
 		e.enqueue(p, "http://public.test:"+strconv.Itoa(int(publicPort))+"/hook", 1)
 		waitFor(t, "the dead letter", 5*time.Second, func() bool { return p.Stats().DeadLettered == 1 })

@@ -70,7 +70,7 @@ type Options struct {
 type Redirect struct {
 	// Default makes tokens that do not choose a delivery redirect.
 	Default bool
-	// TTL is how long a presigned URL lives; zero: 30 seconds.
+	// TTL is how long a presigned URL lives (buckets.<alias>.presign_ttl). Required.
 	TTL time.Duration
 }
 

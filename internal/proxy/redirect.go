@@ -8,9 +8,6 @@ import (
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
-// defaultPresignTTL is how long a presigned URL lives when the alias says nothing.
-const defaultPresignTTL = 30 * time.Second
-
 // redirecting tells whether an access is answered with a redirect to a presigned URL: the
 // token asks for it, or leaves it to an alias that redirects by default, and the store can
 // presign. Uploads that the gateway must check as they stream (sha256, metadata,
@@ -27,11 +24,7 @@ func (h *Handler) redirecting(rec *token.Record, be objstore.Backend) (objstore.
 	if !ok {
 		return nil, 0, false
 	}
-	ttl := pol.TTL
-	if ttl <= 0 {
-		ttl = defaultPresignTTL
-	}
-	return p, ttl, true
+	return p, pol.TTL, true
 }
 
 // redirectGet answers a GET with 307 to a presigned URL that carries the token's file name

@@ -348,7 +348,7 @@ func testClusterWaitReplicasFailsClosed(t *testing.T, c *testenv.RedisCluster) {
 	plain := newClusterStore(t, c, clock, time.Hour, time.Second)
 	rc := token.NewRedisClient(token.ClientOptions{ClusterAddrs: c.Addrs, Timeout: time.Second})
 	waiting := token.NewRedisStore(token.RedisOptions{Client: rc, KeyPrefix: clusterPrefix(t), Retention: time.Hour,
-		Now: clock.Now, WaitReplicas: 1})
+		Now: clock.Now, WaitReplicas: 1, WaitTimeout: 500 * time.Millisecond})
 	t.Cleanup(func() { waiting.Close() })
 	ctx := context.Background()
 

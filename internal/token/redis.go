@@ -35,7 +35,8 @@ type RedisOptions struct {
 	// other client every such write fails with ErrUnavailable (fail closed).
 	WaitReplicas int
 	// WaitTimeout bounds each WAIT (rounded up to whole milliseconds). Keep it shorter than
-	// the client's command timeout, which bounds the WAIT too. Zero: 500ms.
+	// the client's command timeout, which bounds the WAIT too. Required with WaitReplicas
+	// (redis.wait_timeout: internal/config owns the default).
 	WaitTimeout time.Duration
 }
 
@@ -59,9 +60,6 @@ func NewRedisStore(o RedisOptions) *RedisStore {
 		now = time.Now
 	}
 	wt := o.WaitTimeout
-	if wt <= 0 {
-		wt = 500 * time.Millisecond
-	}
 	return &RedisStore{c: o.Client, prefix: o.KeyPrefix, retention: o.Retention, now: now,
 		waitReplicas: o.WaitReplicas, waitTimeout: wt}
 }
