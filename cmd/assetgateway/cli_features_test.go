@@ -162,7 +162,7 @@ func TestCLITokenCreateBatch(t *testing.T) {
 	}{
 		{"misspelt field", `[{"bucket":"local","key":"a","method":"GET","max_hit":1}]`, 1, `item 0: unknown field "max_hit"`},
 		{"field in another case", `[{"bucket":"local","key":"a","method":"GET"},{"bucket":"local","key":"a","method":"GET","MAX_HITS":-1}]`, 1, `item 1: unknown field "MAX_HITS"`},
-		{"field twice", `[{"bucket":"local","key":"a","method":"GET","max_hits":1,"max_hits":-1}]`, 1, `"max_hits" given more than once`},
+		{"field twice", `[{"bucket":"local","key":"a","method":"GET","max_hits":1,"max_hits":-1}]`, 1, `item 0: max_hits: given more than once`},
 		{"wrong type", `[{"bucket":"local","key":"a","method":"GET","max_hits":"1"}]`, 1, "item 0:"},
 		{"not an object", `[1]`, 1, "item 0: not a JSON object"},
 		{"not JSON", `bucket=local`, 1, "want a JSON array"},

@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/assetgateway/assetgateway/client"
+	"github.com/assetgateway/assetgateway/internal/strictjson"
 )
 
 const usageToken = `Usage: assetgateway token <create|create-batch|get|status|delete> [flags] [TOKEN|FILE]
@@ -152,97 +150,14 @@ func (c *cli) token(ctx context.Context, args []string) int {
 // tokenCreate runs "token create".
 func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 	fs, co := c.flags("token create")
-	var (
-		req                      client.CreateRequest
-		expiresIn, expireAt      string
-		maxHits, size            optional
-		bucket, key, method, tok string
-		contentTypes, meta, ips  repeated
-	)
-	fs.StringVar(&bucket, "bucket", "", "")
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&req.Prefix, "prefix", "", "")
-	fs.StringVar(&method, "method", "", "")
-	fs.StringVar(&req.Filename, "filename", "", "")
-	fs.StringVar(&expiresIn, "expires-in", "", "")
-	fs.StringVar(&expireAt, "expire-at", "", "")
-	fs.Var(&maxHits, "max-hits", "")
-	fs.Var(&size, "size", "")
-	fs.StringVar(&req.Callback, "callback", "", "")
-	fs.StringVar(&tok, "token", "", "")
-	fs.StringVar(&req.Delivery, "delivery", "", "")
-	fs.Var(&contentTypes, "content-type-allowed", "")
-	fs.StringVar(&req.SHA256, "sha256", "", "")
-	fs.Var(&meta, "meta", "")
-	fs.BoolVar(&req.IfNoneMatch, "if-none-match", false, "")
-	fs.Var(&ips, "ip", "")
-	fs.StringVar(&req.Disposition, "disposition", "", "")
-	fs.StringVar(&req.CacheControl, "cache-control", "", "")
+	var cf createFlags
+	cf.bind(fs)
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	var missing []string
-	for _, f := range []struct{ name, value string }{{"--bucket", bucket}, {"--key or --prefix", key + req.Prefix}, {"--method", method}} {
-		if f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return c.usageError(fs.Name(), "missing %s", strings.Join(missing, ", "))
-	}
-	if key != "" && req.Prefix != "" {
-		return c.usageError(fs.Name(), "give --key or --prefix, not both")
-	}
-	req.Bucket, req.Key, req.Method, req.Token = bucket, key, strings.ToUpper(method), tok
-	switch req.Method {
-	case client.MethodGet, client.MethodHead, client.MethodPut, client.MethodDelete, client.MethodList:
-	default:
-		return c.usageError(fs.Name(), "--method: want GET, HEAD, PUT, DELETE or LIST")
-	}
-	req.ContentTypes, req.IP = contentTypes, ips
-	for _, kv := range meta {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return c.usageError(fs.Name(), "--meta %q: want NAME=VALUE", kv)
-		}
-		if _, dup := req.Metadata[name]; dup {
-			return c.usageError(fs.Name(), "--meta: %q given twice", name)
-		}
-		if req.Metadata == nil {
-			req.Metadata = map[string]string{}
-		}
-		req.Metadata[name] = value
-	}
-	if expiresIn != "" && expireAt != "" {
-		return c.usageError(fs.Name(), "give --expires-in or --expire-at, not both")
-	}
-	if expiresIn != "" {
-		secs, err := parseLifetime(expiresIn)
-		if err != nil {
-			return c.usageError(fs.Name(), "--expires-in: %v", err)
-		}
-		req.ExpiresIn = &secs
-	}
-	if expireAt != "" {
-		at, err := parseInstant(expireAt)
-		if err != nil {
-			return c.usageError(fs.Name(), "--expire-at: %v", err)
-		}
-		req.ExpireAt = &at
-	}
-	if maxHits.set {
-		n, err := strconv.ParseInt(maxHits.value, 10, 64)
-		if err != nil {
-			return c.usageError(fs.Name(), "--max-hits: want a whole number, or -1 for unlimited")
-		}
-		req.MaxHits = &n
-	}
-	if size.set {
-		n, err := parseSize(size.value)
-		if err != nil {
-			return c.usageError(fs.Name(), "--size: %v", err)
-		}
-		req.Size = &n
+	req, err := cf.request()
+	if err != nil {
+		return c.usageError(fs.Name(), "%v", err)
 	}
 	api, err := c.newClient(fs, co, true)
 	if err != nil {
@@ -253,6 +168,111 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	return c.printJSON(created)
+}
+
+// createFlags are the flags of "token create", one per POST /token field.
+type createFlags struct {
+	req                      client.CreateRequest
+	expiresIn, expireAt      string
+	maxHits, size            optional
+	bucket, key, method, tok string
+	contentTypes, meta, ips  repeated
+}
+
+func (cf *createFlags) bind(fs *flag.FlagSet) {
+	req := &cf.req
+	fs.StringVar(&cf.bucket, "bucket", "", "")
+	fs.StringVar(&cf.key, "key", "", "")
+	fs.StringVar(&req.Prefix, "prefix", "", "")
+	fs.StringVar(&cf.method, "method", "", "")
+	fs.StringVar(&req.Filename, "filename", "", "")
+	fs.StringVar(&cf.expiresIn, "expires-in", "", "")
+	fs.StringVar(&cf.expireAt, "expire-at", "", "")
+	fs.Var(&cf.maxHits, "max-hits", "")
+	fs.Var(&cf.size, "size", "")
+	fs.StringVar(&req.Callback, "callback", "", "")
+	fs.StringVar(&cf.tok, "token", "", "")
+	fs.StringVar(&req.Delivery, "delivery", "", "")
+	fs.Var(&cf.contentTypes, "content-type-allowed", "")
+	fs.StringVar(&req.SHA256, "sha256", "", "")
+	fs.Var(&cf.meta, "meta", "")
+	fs.BoolVar(&req.IfNoneMatch, "if-none-match", false, "")
+	fs.Var(&cf.ips, "ip", "")
+	fs.StringVar(&req.Disposition, "disposition", "", "")
+	fs.StringVar(&req.CacheControl, "cache-control", "", "")
+}
+
+// request builds the POST /token body the flags describe; its error is a usage error.
+func (cf *createFlags) request() (client.CreateRequest, error) {
+	req := cf.req
+	var missing []string
+	for _, f := range []struct{ name, value string }{{"--bucket", cf.bucket}, {"--key or --prefix", cf.key + req.Prefix}, {"--method", cf.method}} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return req, fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	case cf.key != "" && req.Prefix != "":
+		return req, errors.New("give --key or --prefix, not both")
+	case cf.expiresIn != "" && cf.expireAt != "":
+		return req, errors.New("give --expires-in or --expire-at, not both")
+	}
+	req.Bucket, req.Key, req.Method, req.Token = cf.bucket, cf.key, strings.ToUpper(cf.method), cf.tok
+	switch req.Method {
+	case client.MethodGet, client.MethodHead, client.MethodPut, client.MethodDelete, client.MethodList:
+	default:
+		return req, errors.New("--method: want GET, HEAD, PUT, DELETE or LIST")
+	}
+	req.ContentTypes, req.IP = cf.contentTypes, cf.ips
+	for _, kv := range cf.meta {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return req, fmt.Errorf("--meta %q: want NAME=VALUE", kv)
+		}
+		if _, dup := req.Metadata[name]; dup {
+			return req, fmt.Errorf("--meta: %q given twice", name)
+		}
+		if req.Metadata == nil {
+			req.Metadata = map[string]string{}
+		}
+		req.Metadata[name] = value
+	}
+	return req, cf.numbers(&req)
+}
+
+// numbers parses the lifetime, hit and size flags into req.
+func (cf *createFlags) numbers(req *client.CreateRequest) error {
+	if cf.expiresIn != "" {
+		secs, err := parseLifetime(cf.expiresIn)
+		if err != nil {
+			return fmt.Errorf("--expires-in: %v", err)
+		}
+		req.ExpiresIn = &secs
+	}
+	if cf.expireAt != "" {
+		at, err := parseInstant(cf.expireAt)
+		if err != nil {
+			return fmt.Errorf("--expire-at: %v", err)
+		}
+		req.ExpireAt = &at
+	}
+	if cf.maxHits.set {
+		n, err := strconv.ParseInt(cf.maxHits.value, 10, 64)
+		if err != nil {
+			return errors.New("--max-hits: want a whole number, or -1 for unlimited")
+		}
+		req.MaxHits = &n
+	}
+	if cf.size.set {
+		n, err := parseSize(cf.size.value)
+		if err != nil {
+			return fmt.Errorf("--size: %v", err)
+		}
+		req.Size = &n
+	}
+	return nil
 }
 
 // maxBatchFile caps the JSON file of "token create-batch" (the gateway's own cap,
@@ -321,79 +341,34 @@ func (c *cli) tokenCreateBatch(ctx context.Context, args []string) error {
 	return nil
 }
 
-// batchFields are the JSON names of a token description: POST /token's fields.
-var batchFields = func() map[string]bool {
-	t := reflect.TypeFor[client.CreateRequest]()
-	out := map[string]bool{}
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			out[name] = true
-		}
-	}
-	return out
-}()
-
-// parseBatch reads a JSON array of token descriptions, or {"tokens": [...]}. Field names must
-// be POST /token's exactly: encoding/json would match "Max_Hits" to max_hits, or drop a
-// misspelt "max_hit" — and mint a token with more hits than intended.
+// parseBatch reads a JSON array of token descriptions, or {"tokens": [...]}. It decodes
+// strictly (package strictjson): a misspelt "max_hit", a "Max_Hits" or a field given twice
+// would mint a token with more hits than intended.
 func parseBatch(raw []byte) ([]client.CreateRequest, error) {
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		var wrapped map[string]json.RawMessage
-		if json.Unmarshal(raw, &wrapped) != nil || len(wrapped) != 1 || wrapped["tokens"] == nil {
+	var items []strictjson.Value
+	if err := strictjson.Unmarshal(raw, &items); err != nil {
+		if p := strictjson.Problem(err); strings.HasPrefix(p, "[") { // inside an item: "[3].max_hits: …"
+			i, rest, _ := strings.Cut(p[1:], "]")
+			return nil, fmt.Errorf("item %s: %s", i, strings.TrimPrefix(rest, "."))
+		}
+		var wrapped struct {
+			Tokens []strictjson.Value `json:"tokens"`
+		}
+		if strictjson.Unmarshal(raw, &wrapped) != nil || wrapped.Tokens == nil {
 			return nil, errors.New(`want a JSON array of token descriptions, or {"tokens": [...]}`)
 		}
-		if err := json.Unmarshal(wrapped["tokens"], &items); err != nil {
-			return nil, errors.New(`"tokens": want an array of token descriptions`)
-		}
+		items = wrapped.Tokens
 	}
 	if len(items) == 0 {
 		return nil, errors.New("no token descriptions")
 	}
 	reqs := make([]client.CreateRequest, len(items))
 	for i, item := range items {
-		names, err := memberNames(item)
-		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
-		}
-		seen := map[string]bool{}
-		for _, name := range names {
-			switch {
-			case !batchFields[name]:
-				return nil, fmt.Errorf("item %d: unknown field %q", i, name)
-			case seen[name]:
-				return nil, fmt.Errorf("item %d: %q given more than once", i, name)
-			}
-			seen[name] = true
-		}
-		dec := json.NewDecoder(bytes.NewReader(item))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&reqs[i]); err != nil {
-			return nil, fmt.Errorf("item %d: %v", i, strings.TrimPrefix(err.Error(), "json: "))
+		if err := strictjson.Unmarshal(item, &reqs[i]); err != nil {
+			return nil, fmt.Errorf("item %d: %s", i, strictjson.Problem(err))
 		}
 	}
 	return reqs, nil
-}
-
-// memberNames returns the member names of a JSON object, in order, duplicates included.
-func memberNames(obj json.RawMessage) ([]string, error) {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	var names []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("not a JSON object")
-		}
-		names = append(names, tok.(string)) // a member name is always a string
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, errors.New("not a JSON object")
-		}
-	}
-	return names, nil
 }
 
 // tokenOne runs "token get|status|delete TOKEN".

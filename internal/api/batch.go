@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -25,28 +26,44 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	if e != nil {
 		return e
 	}
+	reqs, problems, err := decodeBatch(raw)
+	if err != nil {
+		return err
+	}
+	items, more := a.validateBatch(r.Context(), reqs)
+	problems = append(problems, more...)
+	if len(problems) > 0 {
+		if len(problems) > maxProblemsShown {
+			problems = append(problems[:maxProblemsShown], fmt.Sprintf("… and %d more", len(problems)-maxProblemsShown))
+		}
+		return badRequest(strings.Join(problems, "; "))
+	}
+	return a.mintBatch(w, r, items)
+}
+
+// decodeBatch decodes {"tokens": [...]}: the items that decode (nil where one did not), and
+// a problem for each that did not.
+func decodeBatch(raw []byte) ([]*createRequest, []string, error) {
 	var body struct {
 		Tokens []strictjson.Value `json:"tokens"`
 	}
 	if err := strictjson.Unmarshal(raw, &body); err != nil {
 		if p := strictjson.Problem(err); strings.HasPrefix(p, "unknown field") {
-			return badRequest(jsonProblem(err))
+			return nil, nil, badRequest(jsonProblem(err))
 		}
-		return badRequest(`invalid JSON body: want {"tokens": [...]}`)
+		return nil, nil, badRequest(`invalid JSON body: want {"tokens": [...]}`)
 	}
 	switch n := len(body.Tokens); {
 	case n == 0:
-		return badRequest("tokens: at least one")
+		return nil, nil, badRequest("tokens: at least one")
 	case n > maxBatch:
-		return badRequest(fmt.Sprintf("tokens: at most %d per batch", maxBatch))
+		return nil, nil, badRequest(fmt.Sprintf("tokens: at most %d per batch", maxBatch))
 	}
-
 	var problems []string
-	reqs := make([]createRequest, len(body.Tokens))
-	decoded := make([]bool, len(body.Tokens))
-	callbacks := make([]string, len(body.Tokens))
+	reqs := make([]*createRequest, len(body.Tokens))
 	for i, itemRaw := range body.Tokens {
-		if err := strictjson.Unmarshal(itemRaw, &reqs[i]); err != nil {
+		var req createRequest
+		if err := strictjson.Unmarshal(itemRaw, &req); err != nil {
 			p := jsonProblem(err)
 			sep := "."
 			if strings.HasPrefix(p, "unknown field") || strings.HasPrefix(p, "invalid JSON") {
@@ -55,21 +72,34 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 			problems = append(problems, fmt.Sprintf("tokens[%d]%s%s", i, sep, p))
 			continue
 		}
-		decoded[i], callbacks[i] = true, reqs[i].Callback
+		reqs[i] = &req
 	}
-	callbackErrs := a.checkCallbacks(r.Context(), callbacks) // every host looked up at once
-	items := make([]token.Item, len(body.Tokens))
-	seen := make(map[string]int, len(body.Tokens))
-	for i := range reqs {
-		if !decoded[i] {
+	return reqs, problems, nil
+}
+
+// validateBatch checks every decoded item (their callback hosts looked up at once) and builds
+// the records; two items may not name the same custom token.
+func (a *API) validateBatch(ctx context.Context, reqs []*createRequest) ([]token.Item, []string) {
+	callbacks := make([]string, len(reqs))
+	for i, req := range reqs {
+		if req != nil {
+			callbacks[i] = req.Callback
+		}
+	}
+	callbackErrs := a.checkCallbacks(ctx, callbacks)
+	var problems []string
+	items := make([]token.Item, len(reqs))
+	seen := make(map[string]int, len(reqs))
+	for i, req := range reqs {
+		if req == nil {
 			continue
 		}
 		at := fmt.Sprintf("tokens[%d]", i)
-		tok, rec, ps := a.validate(&reqs[i], callbackErrs[i])
+		tok, rec, ps := a.validate(req, callbackErrs[i])
 		for _, p := range ps {
 			problems = append(problems, at+"."+p)
 		}
-		if t := reqs[i].Token; t != "" {
+		if t := req.Token; t != "" {
 			if j, dup := seen[t]; dup {
 				problems = append(problems, fmt.Sprintf("%s.token: the same as tokens[%d].token", at, j))
 			}
@@ -77,13 +107,11 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 		}
 		items[i] = token.Item{Token: tok, Record: rec}
 	}
-	if len(problems) > 0 {
-		if len(problems) > maxProblemsShown {
-			problems = append(problems[:maxProblemsShown], fmt.Sprintf("… and %d more", len(problems)-maxProblemsShown))
-		}
-		return badRequest(strings.Join(problems, "; "))
-	}
+	return items, problems
+}
 
+// mintBatch files a valid batch in one round trip and answers each item's result in order.
+func (a *API) mintBatch(w http.ResponseWriter, r *http.Request, items []token.Item) error {
 	results, err := a.tokens.CreateMany(r.Context(), items)
 	if err != nil {
 		return err

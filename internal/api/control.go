@@ -159,7 +159,8 @@ func jsonProblem(err error) string {
 	switch {
 	case strings.HasPrefix(p, "unknown field"):
 		return p + " in JSON body"
-	case strings.HasPrefix(p, "invalid JSON"), strings.HasPrefix(p, "more than one value"), strings.HasPrefix(p, "not valid UTF-8"):
+	case strings.HasPrefix(p, "invalid JSON"), strings.HasPrefix(p, "more than one value"), strings.HasPrefix(p, "not valid UTF-8"),
+		strings.HasPrefix(p, "not a JSON"):
 		if p == "invalid JSON" {
 			return "invalid JSON body"
 		}

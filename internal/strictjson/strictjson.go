@@ -42,6 +42,8 @@ func Problem(err error) string {
 			return `unknown field "` + truncate(name, 64) + `"`
 		case sem.GoType != nil && field != "":
 			return field + ": must be a JSON " + kindOf(sem.GoType)
+		case sem.GoType != nil:
+			return "not a JSON " + kindOf(sem.GoType)
 		case field != "":
 			return field + ": invalid value"
 		}
