@@ -18,6 +18,7 @@ import (
 type fastConn struct {
 	c  net.Conn
 	br *bufio.Reader
+	bw *bufio.Writer // request heads are written through it
 	// stop ends the watch on the current request's context (see exchange); it reports false
 	// when the context already fired, so the connection's deadline may be spoiled.
 	stop func() bool
@@ -49,7 +50,7 @@ func (r *fastReader) dial(ctx context.Context) (*fastConn, error) {
 		}
 		c = tc
 	}
-	fc := &fastConn{c: c, br: bufio.NewReaderSize(c, ioBufferSize)}
+	fc := &fastConn{c: c, br: bufio.NewReaderSize(c, ioBufferSize), bw: bufio.NewWriterSize(c, 2048)}
 	fc.idle = time.AfterFunc(r.s.tr.idleTimeout, func() { r.pool.expire(fc) })
 	fc.idle.Stop()
 	return fc, nil
@@ -65,8 +66,7 @@ func (fc *fastConn) close() {
 func (fc *fastConn) exchange(ctx context.Context, req *http.Request, timeout time.Duration) (*http.Response, error) {
 	_ = fc.c.SetDeadline(time.Now().Add(timeout))
 	fc.stop = context.AfterFunc(ctx, func() { _ = fc.c.SetDeadline(aLongTimeAgo) })
-	bw := bufio.NewWriterSize(fc.c, 2048)
-	if err := writeRequest(bw, req); err != nil {
+	if err := writeRequest(fc.bw, req); err != nil {
 		fc.stop()
 		return nil, fmt.Errorf("%w: %w", errStale, err)
 	}
@@ -192,12 +192,18 @@ func (b *fastBody) Read(p []byte) (int, error) {
 // WriteTo sends what the reader already buffered, then lets w take the rest from the
 // connection itself: for a *net.TCPConn, net/http's response writer splices it. An error of
 // the store's side wraps ErrBodyCut; any other is w's (see sourceFailed).
+//
+// The buffered bytes go through w.Write: a small object that arrived with its answer's
+// headers (most do) then leaves in the same write as the response's headers, where a
+// ReadFrom would have cost net/http two.
 func (b *fastBody) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	if n := min(int64(b.fc.br.Buffered()), b.remaining); n > 0 {
-		m, err := io.CopyN(w, b.fc.br, n)
-		total += m
-		b.remaining -= m
+		buf, _ := b.fc.br.Peek(int(n)) // buffered: no read, no error
+		m, err := w.Write(buf)
+		_, _ = b.fc.br.Discard(m)
+		total += int64(m)
+		b.remaining -= int64(m)
 		if err != nil {
 			return total, err
 		}

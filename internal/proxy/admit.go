@@ -85,12 +85,25 @@ var scriptTypes = map[string]bool{
 // unless the token asks for inline (setObjectHeaders); an upload wildcard ("image/*") never
 // admits one (mediaAllowed).
 func Active(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || strings.HasSuffix(mt, "+xml") || scriptTypes[mt] {
+	mt, ok := mediaType(contentType)
+	if !ok || strings.HasSuffix(mt, "+xml") || scriptTypes[mt] {
 		return true
 	}
 	_, sub, _ := strings.Cut(mt, "/")
 	return strings.Contains(sub, "javascript") || strings.Contains(sub, "ecmascript")
+}
+
+// mediaType returns a Content-Type's media type, lower case, without parameters; ok is false
+// when it is not one. The common case (a plain lower-case type) costs no allocation.
+func mediaType(contentType string) (string, bool) {
+	plain := contentType != "" && strings.IndexFunc(contentType, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || strings.ContainsRune("/+-.", r))
+	}) < 0
+	if plain && strings.Count(contentType, "/") == 1 && !strings.HasPrefix(contentType, "/") && !strings.HasSuffix(contentType, "/") {
+		return contentType, true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return mt, err == nil
 }
 
 // sandboxPolicy is the Content-Security-Policy of an active object: a unique opaque origin

@@ -84,39 +84,50 @@ func dispositionOf(rec *token.Record, active bool) string {
 // sandboxed by its Content-Security-Policy and offered as an attachment unless the token
 // asked for inline.
 func setObjectHeaders(hdr http.Header, rec *token.Record, info objstore.ObjectInfo) {
-	ct := info.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
+	if info.ContentType == "" {
+		hdr["Content-Type"] = valOctetStream
+	} else {
+		hdr["Content-Type"] = []string{info.ContentType}
 	}
-	hdr.Set("Content-Type", ct)
-	hdr.Set("Accept-Ranges", "bytes")
+	hdr["Accept-Ranges"] = valBytes
 	if info.ETag != "" {
 		// Spelled as S3 and the seed spell it; Header.Set would canonicalize it to "Etag".
 		hdr["ETag"] = []string{`"` + info.ETag + `"`}
 	}
 	if !info.LastModified.IsZero() {
-		hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+		hdr["Last-Modified"] = []string{info.LastModified.UTC().Format(http.TimeFormat)}
 	}
-	active := Active(ct)
+	active := Active(hdr["Content-Type"][0])
 	if cd := dispositionOf(rec, active); cd != "" {
-		hdr.Set("Content-Disposition", cd)
+		hdr["Content-Disposition"] = []string{cd}
 	}
 	if active {
-		hdr.Set("Content-Security-Policy", sandboxPolicy)
+		hdr["Content-Security-Policy"] = valSandbox
 	}
 	setSafetyHeaders(hdr)
 	if rec.CacheControl != "" {
-		hdr.Set("Cache-Control", rec.CacheControl) // the minting backend's decision
+		hdr["Cache-Control"] = []string{rec.CacheControl} // the minting backend's decision
 	}
 }
+
+// Header values every object response shares: one slice each, never written in place (a
+// Header's value is replaced by Set, and appended to only as a new slice).
+var (
+	valOctetStream = []string{"application/octet-stream"}
+	valBytes       = []string{"bytes"}
+	valSandbox     = []string{sandboxPolicy}
+	valNoStore     = []string{"private, no-store"}
+	valNoSniff     = []string{"nosniff"}
+	valNoReferrer  = []string{"no-referrer"}
+)
 
 // setSafetyHeaders sets what every object response carries: every access is counted, so no
 // shared cache may answer for the gateway; the URL is the credential, so it must not leak
 // through Referer; and browsers must not sniff a type the store did not declare.
 func setSafetyHeaders(hdr http.Header) {
-	hdr.Set("Cache-Control", "private, no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr["Cache-Control"] = valNoStore
+	hdr["X-Content-Type-Options"] = valNoSniff
+	hdr["Referrer-Policy"] = valNoReferrer
 }
 
 // conditions reads a request's preconditions. Unparseable dates are ignored, as RFC 9110
