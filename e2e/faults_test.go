@@ -527,11 +527,11 @@ func TestS3CutMidBody(t *testing.T) {
 	t.Logf("S3 cut after 1 MiB: client read %d of %d bytes then %v; hit refunded, no webhook", len(got), len(content), readErr)
 }
 
-// TestS3Stall: S3 accepts the request and never answers. The handler waits as long as the S3
-// client's response-header timeout allows (per attempt, up to 3 attempts), then answers 502
-// upstream_error and hands the hit back. The shipped binary's timeout is 60 s per attempt —
-// too long for a test — so this runs the real api and proxy in-process with the same Redis,
-// MinIO and toxiproxy, and an S3 transport whose ResponseHeaderTimeout is 1 s.
+// TestS3Stall: S3 accepts the request and never answers. The handler waits as long as the
+// alias's response timeout allows (per attempt, objstore.ReadAttempts attempts), then answers
+// 502 upstream_error and hands the hit back. The shipped default is 20 s per attempt — too
+// long for a test — so this runs the real api and proxy in-process with the same Redis, MinIO
+// and toxiproxy, and a response timeout of 1 s.
 func TestS3Stall(t *testing.T) {
 	env := newEnv(t, false)
 	env.putDirect(t, "stall/obj", []byte("payload"))

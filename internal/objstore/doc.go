@@ -12,7 +12,12 @@
 //     an unsatisfiable range a *RangeError carrying the object's size, anything else an
 //     upstream failure that still wraps the cause;
 //   - both also offer Multipart (multipart.go): parts sent over many requests, the object
-//     appearing whole at completion (multipart_contract_test.go).
+//     appearing whole at completion (multipart_contract_test.go);
+//   - a download's Body tells its source's failures from its destination's (ErrBodyCut).
+//
+// The S3 backend sends everything through the AWS SDK but GET and HEAD on a direct endpoint,
+// which take a fast path sharing the SDK's signer, retryer, transport settings and the one
+// error map (s3fast.go; why, with numbers: docs/design.md).
 //
 // # S3 permissions
 //

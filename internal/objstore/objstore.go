@@ -14,7 +14,7 @@ import (
 
 // Backend is what /object needs from one bucket alias. Implementations: S3 (any S3 API, via
 // aws-sdk-go-v2) and File (a local directory). Both pass the same contract suite
-// (backend_contract_test.go).
+// (contract_test.go).
 //
 // Errors: ErrObjectNotFound when the key does not exist; a *RangeError (which matches
 // ErrRangeNotSatisfiable) when a range starts past the end; a *NotModifiedError (matching
