@@ -68,45 +68,9 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	phost, pport, _ := net.SplitHostPort(s.Primary.Addr)
 	for i := range 3 {
-		dir := t.TempDir()
-		var lastErr error
-		for range 3 {
-			sport, err := FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := fmt.Sprintf("127.0.0.1:%d", sport)
-			conf := filepath.Join(dir, "sentinel.conf")
-			text := strings.Join([]string{
-				fmt.Sprintf("port %d", sport),
-				"bind 127.0.0.1",
-				"protected-mode no",
-				"dir " + dir,
-				fmt.Sprintf("sentinel monitor %s %s %s 2", s.MasterName, phost, pport),
-				fmt.Sprintf("sentinel down-after-milliseconds %s %d", s.MasterName, o.DownAfter.Milliseconds()),
-				fmt.Sprintf("sentinel failover-timeout %s %d", s.MasterName, o.FailoverTimeout.Milliseconds()),
-				fmt.Sprintf("sentinel parallel-syncs %s 1", s.MasterName),
-				"",
-			}, "\n")
-			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			p, err := start(bin, []string{conf, "--sentinel"}, nil, filepath.Join(dir, fmt.Sprintf("sentinel-%d-%d.log", i, sport)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if lastErr = waitFor(p, 10*time.Second, func() error { return pingRedis(addr) }); lastErr == nil {
-				s.sentinels = append(s.sentinels, p)
-				s.Addrs = append(s.Addrs, addr)
-				t.Cleanup(p.stop)
-				break
-			}
-			p.stop()
-		}
-		if lastErr != nil {
-			t.Fatalf("start sentinel %d: %v", i, lastErr)
+		if err := s.startSentinel(t, bin, i, o); err != nil {
+			t.Fatalf("start sentinel %d: %v", i, err)
 		}
 	}
 	// A sentinel learns the replica from the primary's INFO (every 10s at first, at once on
@@ -169,4 +133,45 @@ func (s *Sentinel) WaitSynced(timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startSentinel starts sentinel i watching the primary, trying a few ports.
+func (s *Sentinel) startSentinel(t testing.TB, bin string, i int, o SentinelOptions) error {
+	phost, pport, _ := net.SplitHostPort(s.Primary.Addr)
+	dir := t.TempDir()
+	var lastErr error
+	for range 3 {
+		sport, err := FreePort()
+		if err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", sport)
+		conf := filepath.Join(dir, "sentinel.conf")
+		text := strings.Join([]string{
+			fmt.Sprintf("port %d", sport),
+			"bind 127.0.0.1",
+			"protected-mode no",
+			"dir " + dir,
+			fmt.Sprintf("sentinel monitor %s %s %s 2", s.MasterName, phost, pport),
+			fmt.Sprintf("sentinel down-after-milliseconds %s %d", s.MasterName, o.DownAfter.Milliseconds()),
+			fmt.Sprintf("sentinel failover-timeout %s %d", s.MasterName, o.FailoverTimeout.Milliseconds()),
+			fmt.Sprintf("sentinel parallel-syncs %s 1", s.MasterName),
+			"",
+		}, "\n")
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return err
+		}
+		p, err := start(bin, []string{conf, "--sentinel"}, nil, filepath.Join(dir, fmt.Sprintf("sentinel-%d-%d.log", i, sport)))
+		if err != nil {
+			return err
+		}
+		if lastErr = waitFor(p, 10*time.Second, func() error { return pingRedis(addr) }); lastErr == nil {
+			s.sentinels = append(s.sentinels, p)
+			s.Addrs = append(s.Addrs, addr)
+			t.Cleanup(p.stop)
+			return nil
+		}
+		p.stop()
+	}
+	return lastErr
 }

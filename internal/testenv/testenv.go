@@ -336,27 +336,9 @@ func sharedS3(t testing.TB, name string, tls bool) *S3 {
 			scheme = "https"
 		}
 		s.Endpoint = fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
-		var args, env []string
-		switch name {
-		case "minio":
-			cport, err := FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			args = []string{"server", s.Dir, "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
-				"--console-address", fmt.Sprintf("127.0.0.1:%d", cport)}
-			if tls {
-				args = append(args, "--certs-dir", certDir)
-			}
-			env = []string{"MINIO_ROOT_USER=" + s.AccessKey, "MINIO_ROOT_PASSWORD=" + s.SecretKey,
-				"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CONFIG_ENV_FILE="}
-		case "versitygw":
-			args = []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
-				"--port", fmt.Sprintf("127.0.0.1:%d", port)}
-			if tls {
-				args = append(args, "--cert", filepath.Join(certDir, "public.crt"), "--key", filepath.Join(certDir, "private.key"))
-			}
-			args = append(args, "posix", s.Dir)
+		args, env, err := s3Command(name, s, port, certDir)
+		if err != nil {
+			t.Fatal(err)
 		}
 		p, err := start(bin, args, env, filepath.Join(root, fmt.Sprintf("%s-%d.log", name, port)))
 		if err != nil {
@@ -490,4 +472,31 @@ func SelfSigned(commonName string) (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), nil
+}
+
+// s3Command returns the arguments and environment that start server name (minio or
+// versitygw) for s on port, with TLS from certDir when it is not "".
+func s3Command(name string, s *S3, port int, certDir string) (args, env []string, err error) {
+	switch name {
+	case "minio":
+		cport, err := FreePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		args = []string{"server", s.Dir, "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
+			"--console-address", fmt.Sprintf("127.0.0.1:%d", cport)}
+		if certDir != "" {
+			args = append(args, "--certs-dir", certDir)
+		}
+		env = []string{"MINIO_ROOT_USER=" + s.AccessKey, "MINIO_ROOT_PASSWORD=" + s.SecretKey,
+			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CONFIG_ENV_FILE="}
+	case "versitygw":
+		args = []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region,
+			"--port", fmt.Sprintf("127.0.0.1:%d", port)}
+		if certDir != "" {
+			args = append(args, "--cert", filepath.Join(certDir, "public.crt"), "--key", filepath.Join(certDir, "private.key"))
+		}
+		args = append(args, "posix", s.Dir)
+	}
+	return args, env, nil
 }
