@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/assetgateway/assetgateway/internal/byterange"
 )
 
 // ObjectInfo describes an object as /object/{token} presents it.
@@ -369,12 +371,12 @@ func (c *Client) Open(ctx context.Context, objectURL, rng string) (*Object, erro
 		obj.Redirected, obj.RequestID = true, gatewayID
 	}
 	if resp.StatusCode == http.StatusPartialContent {
-		start, _, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if !ok {
+		cr, ok := byterange.ParseContent(resp.Header.Get("Content-Range"))
+		if !ok || cr.First < 0 || cr.Size < 0 {
 			drainClose(resp.Body)
 			return nil, fmt.Errorf("assetgateway: GET %s: 206 with an invalid Content-Range", redactURL(u))
 		}
-		obj.Start, obj.Size = start, total
+		obj.Start, obj.Size = cr.First, cr.Size
 	}
 	obj.Body = &exactBody{rc: resp.Body, left: resp.ContentLength}
 	return obj, nil
@@ -539,30 +541,6 @@ func objectInfo(resp *http.Response) ObjectInfo {
 		}
 	}
 	return info
-}
-
-// parseContentRange parses "bytes first-last/total".
-func parseContentRange(s string) (first, last, total int64, ok bool) {
-	rest, found := strings.CutPrefix(s, "bytes ")
-	if !found {
-		return 0, 0, 0, false
-	}
-	span, size, found := strings.Cut(rest, "/")
-	if !found {
-		return 0, 0, 0, false
-	}
-	a, b, found := strings.Cut(span, "-")
-	if !found {
-		return 0, 0, 0, false
-	}
-	var err1, err2, err3 error
-	first, err1 = strconv.ParseInt(a, 10, 64)
-	last, err2 = strconv.ParseInt(b, 10, 64)
-	total, err3 = strconv.ParseInt(size, 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || last >= total {
-		return 0, 0, 0, false
-	}
-	return first, last, total, true
 }
 
 // exactBody turns a body that ends before its announced length into io.ErrUnexpectedEOF
