@@ -12,14 +12,18 @@
 //     an unsatisfiable range a *RangeError carrying the object's size, anything else an
 //     upstream failure that still wraps the cause;
 //   - both also offer Multipart (multipart.go): parts sent over many requests, the object
-//     appearing whole at completion (multipart_contract_test.go).
+//     appearing whole at completion (multipart_contract_test.go);
+//   - S3 is also a DirectUploader (s3presign.go): it presigns the parts of a multipart upload
+//     and HTML-form uploads under a POST policy, for clients that send the bytes to the
+//     store themselves (Uppy's S3 endpoints, internal/uppy).
 //
 // # S3 permissions
 //
 // The credentials of an S3 bucket alias need, on that bucket:
 //   - s3:GetObject — GET and HEAD of objects;
 //   - s3:PutObject — uploads, including every multipart step (CreateMultipartUpload,
-//     UploadPart, CompleteMultipartUpload);
+//     UploadPart, CompleteMultipartUpload) and the presigned parts and form uploads of direct
+//     uploads (they are signed with the alias's credentials);
 //   - s3:DeleteObject — DELETE tokens;
 //   - s3:ListMultipartUploadParts — resumable uploads (tus) list the parts they stored when
 //     they complete;
