@@ -28,6 +28,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/upload"
+	"github.com/assetgateway/assetgateway/internal/uppy"
 )
 
 func main() {
@@ -168,6 +169,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Logger:   log.With("component", "proxy"),
 		Redirect: redirect,
 	})
+	direct := newUppy(cfg, backends, timedStore, pool, ips.Of, log)
+	owners[uppy.Kind] = direct
 	buckets := make(map[string]api.Bucket, len(backends))
 	for alias, b := range backends {
 		buckets[alias] = b
@@ -175,6 +178,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	handler := api.New(api.Options{
 		Tokens:        timedStore,
 		Objects:       objects,
+		Uppy:          direct,
 		Buckets:       buckets,
 		Redirects:     redirects,
 		ControlTokens: cfg.Control.Tokens,
