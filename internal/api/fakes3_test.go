@@ -1,16 +1,22 @@
 package api_test
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/assetgateway/assetgateway/internal/objstore"
 )
 
 // fakeS3 is a hand-written S3 server of the multipart calls only — create, upload a part
@@ -34,6 +40,24 @@ type fakePart struct {
 
 func newFakeS3() *fakeS3 {
 	return &fakeS3{uploads: map[string]map[int]fakePart{}, objects: map[string]bool{}}
+}
+
+// s3Alias serves h and returns its URL and an S3 backend on its bucket "b" (built without
+// I/O).
+func s3Alias(t *testing.T, h http.Handler) (string, *objstore.S3) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b, err := objstore.NewS3(context.Background(), objstore.S3Options{
+		Bucket: "b", Endpoint: srv.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
+		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
+		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return srv.URL, b
 }
 
 func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {

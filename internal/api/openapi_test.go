@@ -206,36 +206,15 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	refusing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
-	}))
-	t.Cleanup(refusing.Close)
-	broken, err := objstore.NewS3(context.Background(), objstore.S3Options{
-		Bucket: "b", Endpoint: refusing.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
-		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
-		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { broken.Close() })
-
-	g.s3URL = refusing.URL
+	var broken, direct *objstore.S3
+	g.s3URL, broken = s3Alias(t, refusing)
 	g.direct = newFakeS3()
-	directSrv := httptest.NewServer(g.direct)
-	t.Cleanup(directSrv.Close)
-	g.directURL = directSrv.URL
-	direct, err := objstore.NewS3(context.Background(), objstore.S3Options{
-		Bucket: "b", Endpoint: directSrv.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
-		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
-		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { direct.Close() })
+	g.directURL, direct = s3Alias(t, g.direct)
 	objects := proxy.New(proxy.Options{
 		Store:   g.store,
 		Buckets: map[string]objstore.Backend{"local": files, "broken": broken, "direct": direct},
@@ -257,8 +236,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		MaxTTL:        7 * 24 * time.Hour,
 		MaxBody:       4096,
 		// Presigning needs no I/O: redirect tokens of the refusing S3 alias answer 307.
-		Redirects: map[string]bool{"local": objstore.CanPresign(files), "broken": objstore.CanPresign(broken),
-			"direct": objstore.CanPresign(direct)},
+		Redirects:   map[string]bool{"local": objstore.CanPresign(files), "broken": objstore.CanPresign(broken)},
 		DeadLetters: g.dead,
 		CORS:        api.CORS{AllowedOrigins: []string{"https://app.example.com"}, MaxAge: 10 * time.Minute},
 		RateLimit:   limit,

@@ -34,73 +34,81 @@ func (g *oasGateway) oasUppy(t *testing.T) {
 	t.Run("params", func(t *testing.T) { g.oasUppyParams(t, mint) })
 	t.Run("start", func(t *testing.T) { g.oasUppyStart(t, mint) })
 
-	t.Run("sign", func(t *testing.T) {
-		u := up(mint(`"size":4`)) // one part at most
-		e := g.do(t, oasCall{method: "GET", path: u.path("/1"), header: []string{"Origin", origin}}, 200)
-		if u8 := e.json(t)["url"].(string); !strings.HasPrefix(u8, g.directURL+"/b/"+u.key+"?") || !strings.Contains(u8, "X-Amz-Signature=") {
-			t.Fatalf("part URL %q", u8)
-		}
-		g.do(t, oasCall{method: "GET", path: u.path("/0"), invalidRequest: true}, 400)
-		g.do(t, oasCall{method: "GET", path: u.other("/1", "elsewhere")}, 403)
-		g.do(t, oasCall{method: "GET", path: "/uppy/openapi-unknown-token-01/s3/multipart/" + u.id + "/1" + u.q()}, 404)
-		g.storeModes(t, oasCall{method: "GET", path: u.path("/1")})
-		u.locked(t, oasCall{method: "GET", path: u.path("/2")}) // past the bound: it would abort
+	t.Run("sign", func(t *testing.T) { g.oasUppySign(t, mint, up) })
+
+	t.Run("list, complete, abort", func(t *testing.T) { g.oasUppyFinish(t, mint, up) })
+}
+
+// oasUppySign: GET /uppy/{token}/s3/multipart/{uploadId}/{partNumber}.
+func (g *oasGateway) oasUppySign(t *testing.T, mint func(string) (string, string), up func(string, string) oasUpload) {
+	const origin = "https://app.example.com"
+	u := up(mint(`"size":4`)) // one part at most
+	e := g.do(t, oasCall{method: "GET", path: u.path("/1"), header: []string{"Origin", origin}}, 200)
+	if u8 := e.json(t)["url"].(string); !strings.HasPrefix(u8, g.directURL+"/b/"+u.key+"?") || !strings.Contains(u8, "X-Amz-Signature=") {
+		t.Fatalf("part URL %q", u8)
+	}
+	g.do(t, oasCall{method: "GET", path: u.path("/0"), invalidRequest: true}, 400)
+	g.do(t, oasCall{method: "GET", path: u.other("/1", "elsewhere")}, 403)
+	g.do(t, oasCall{method: "GET", path: "/uppy/openapi-unknown-token-01/s3/multipart/" + u.id + "/1" + u.q()}, 404)
+	g.storeModes(t, oasCall{method: "GET", path: u.path("/1")})
+	u.locked(t, oasCall{method: "GET", path: u.path("/2")}) // past the bound: it would abort
+	g.direct.fail.Store(true)
+	g.do(t, oasCall{method: "GET", path: u.path("/2")}, 502) // the abort failed: the upload stays
+	g.direct.fail.Store(false)
+	g.do(t, oasCall{method: "GET", path: u.path("/2")}, 413)
+	g.do(t, oasCall{method: "GET", path: u.path("/1")}, 403) // aborted
+}
+
+// oasUppyFinish: listing, completing and aborting an upload.
+func (g *oasGateway) oasUppyFinish(t *testing.T, mint func(string) (string, string), up func(string, string) oasUpload) {
+	const origin = "https://app.example.com"
+	u := up(mint(`"size":10,"callback":"https://hooks.example.com/in"`))
+	etag := u.send(t, 1, "hello")
+	e := g.do(t, oasCall{method: "GET", path: u.path(""), header: []string{"Origin", origin}}, 200)
+	if !strings.Contains(string(e.body), `"PartNumber":1,"ETag":"`+etag+`","Size":5`) {
+		t.Fatalf("parts %s", e.body)
+	}
+	for _, c := range []oasCall{{method: "GET", path: u.path("")}, {method: "POST", path: u.path("/complete"), body: parts(1, etag)}} {
+		c.header = []string{"Content-Type", "application/json"}
+		g.do(t, oasCall{method: c.method, path: strings.Replace(c.path, u.q(), "?key=elsewhere", 1), body: c.body, header: c.header}, 403)
+		g.do(t, oasCall{method: c.method, path: strings.Replace(c.path, u.tok, "openapi-unknown-token-01", 1), body: c.body, header: c.header}, 404)
+		g.storeModes(t, c)
 		g.direct.fail.Store(true)
-		g.do(t, oasCall{method: "GET", path: u.path("/2")}, 502) // the abort failed: the upload stays
+		g.do(t, c, 502)
 		g.direct.fail.Store(false)
-		g.do(t, oasCall{method: "GET", path: u.path("/2")}, 413)
-		g.do(t, oasCall{method: "GET", path: u.path("/1")}, 403) // aborted
-	})
+	}
+	complete := oasCall{method: "POST", path: u.path("/complete"), body: parts(1, etag), header: []string{"Content-Type", "application/json"}}
+	g.do(t, oasCall{method: "POST", path: u.path("/complete"), body: parts(1, "0123456789abcdef0123456789abcdef"),
+		header: complete.header}, 400) // a part never sent with that ETag
+	u.locked(t, complete)
+	g.do(t, oasCall{method: "OPTIONS", path: u.path("/complete"), header: []string{"Origin", origin,
+		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type"}}, 204)
+	e = g.do(t, oasCall{method: "POST", path: u.path("/complete"), body: parts(1, etag),
+		header: append([]string{"Origin", origin}, complete.header...)}, 200)
+	if e.json(t)["location"] != g.url+"/object/"+u.tok || e.resp.Header.Get("Access-Control-Allow-Origin") != origin {
+		t.Fatalf("completion: %s %v", e.body, e.resp.Header)
+	}
+	g.do(t, complete, 403) // spent
 
-	t.Run("list, complete, abort", func(t *testing.T) {
-		u := up(mint(`"size":10,"callback":"https://hooks.example.com/in"`))
-		etag := u.send(t, 1, "hello")
-		e := g.do(t, oasCall{method: "GET", path: u.path(""), header: []string{"Origin", origin}}, 200)
-		if !strings.Contains(string(e.body), `"PartNumber":1,"ETag":"`+etag+`","Size":5`) {
-			t.Fatalf("parts %s", e.body)
-		}
-		for _, c := range []oasCall{{method: "GET", path: u.path("")}, {method: "POST", path: u.path("/complete"), body: parts(1, etag)}} {
-			c.header = []string{"Content-Type", "application/json"}
-			g.do(t, oasCall{method: c.method, path: strings.Replace(c.path, u.q(), "?key=elsewhere", 1), body: c.body, header: c.header}, 403)
-			g.do(t, oasCall{method: c.method, path: strings.Replace(c.path, u.tok, "openapi-unknown-token-01", 1), body: c.body, header: c.header}, 404)
-			g.storeModes(t, c)
-			g.direct.fail.Store(true)
-			g.do(t, c, 502)
-			g.direct.fail.Store(false)
-		}
-		complete := oasCall{method: "POST", path: u.path("/complete"), body: parts(1, etag), header: []string{"Content-Type", "application/json"}}
-		g.do(t, oasCall{method: "POST", path: u.path("/complete"), body: parts(1, "0123456789abcdef0123456789abcdef"),
-			header: complete.header}, 400) // a part never sent with that ETag
-		u.locked(t, complete)
-		g.do(t, oasCall{method: "OPTIONS", path: u.path("/complete"), header: []string{"Origin", origin,
-			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type"}}, 204)
-		e = g.do(t, oasCall{method: "POST", path: u.path("/complete"), body: parts(1, etag),
-			header: append([]string{"Origin", origin}, complete.header...)}, 200)
-		if e.json(t)["location"] != g.url+"/object/"+u.tok || e.resp.Header.Get("Access-Control-Allow-Origin") != origin {
-			t.Fatalf("completion: %s %v", e.body, e.resp.Header)
-		}
-		g.do(t, complete, 403) // spent
+	big := up(mint(`"size":4`))
+	g.do(t, oasCall{method: "POST", path: big.path("/complete"), body: parts(1, big.send(t, 1, "hello")), header: complete.header}, 413)
+	_, key := mint("")
+	g.direct.store(key)
+	never := up(g.mintJSON(t, fmt.Sprintf(`{"bucket":"direct","key":%q,"method":"PUT","if_none_match":true}`, key)), key)
+	g.do(t, oasCall{method: "POST", path: never.path("/complete"), body: parts(1, never.send(t, 1, "x")), header: complete.header}, 412)
 
-		big := up(mint(`"size":4`))
-		g.do(t, oasCall{method: "POST", path: big.path("/complete"), body: parts(1, big.send(t, 1, "hello")), header: complete.header}, 413)
-		_, key := mint("")
-		g.direct.store(key)
-		never := up(g.mintJSON(t, fmt.Sprintf(`{"bucket":"direct","key":%q,"method":"PUT","if_none_match":true}`, key)), key)
-		g.do(t, oasCall{method: "POST", path: never.path("/complete"), body: parts(1, never.send(t, 1, "x")), header: complete.header}, 412)
-
-		gone := up(mint(""))
-		abort := oasCall{method: "DELETE", path: gone.path("")}
-		g.do(t, oasCall{method: "OPTIONS", path: gone.path(""), header: []string{"Origin", origin, "Access-Control-Request-Method", "DELETE"}}, 204)
-		g.do(t, oasCall{method: "DELETE", path: gone.other("", "elsewhere")}, 403)
-		g.do(t, oasCall{method: "DELETE", path: strings.Replace(gone.path(""), gone.tok, "openapi-unknown-token-01", 1)}, 404)
-		g.storeModes(t, abort)
-		gone.locked(t, abort)
-		g.direct.fail.Store(true)
-		g.do(t, abort, 502)
-		g.direct.fail.Store(false)
-		g.do(t, abort, 204)
-		g.do(t, abort, 403)
-	})
+	gone := up(mint(""))
+	abort := oasCall{method: "DELETE", path: gone.path("")}
+	g.do(t, oasCall{method: "OPTIONS", path: gone.path(""), header: []string{"Origin", origin, "Access-Control-Request-Method", "DELETE"}}, 204)
+	g.do(t, oasCall{method: "DELETE", path: gone.other("", "elsewhere")}, 403)
+	g.do(t, oasCall{method: "DELETE", path: strings.Replace(gone.path(""), gone.tok, "openapi-unknown-token-01", 1)}, 404)
+	g.storeModes(t, abort)
+	gone.locked(t, abort)
+	g.direct.fail.Store(true)
+	g.do(t, abort, 502)
+	g.direct.fail.Store(false)
+	g.do(t, abort, 204)
+	g.do(t, abort, 403)
 }
 
 // oasUppyParams: GET /uppy/{token}/s3/params.

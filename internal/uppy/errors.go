@@ -47,6 +47,9 @@ var (
 		Message: "no such upload for this token and key (it may have completed or been aborted)"}
 	errLocked = &Error{Status: http.StatusLocked, Code: "upload_locked",
 		Message: "another request is completing or aborting this upload; try again"}
+	// errHead answers a HEAD, which net/http routes to GET handlers: a probe must never
+	// spend a hit, start, sign or abort anything.
+	errHead = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "HEAD is not served here"}
 )
 
 // upstream is an object-store failure (502 upstream_error), keeping the answers the

@@ -15,6 +15,9 @@ import (
 // token's bound (partBound) means a file larger than the cap: the upload is aborted, the hit
 // handed back, 413.
 func (h *Handler) SignPart(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		return errHead
+	}
 	s, err := h.open(r)
 	if err != nil {
 		return err
@@ -60,6 +63,9 @@ type part struct {
 // order (Uppy resumes from them after a reload). ETags are bare, as every JSON etag of the
 // gateway.
 func (h *Handler) ListParts(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		return errHead
+	}
 	s, err := h.open(r)
 	if err != nil {
 		return err

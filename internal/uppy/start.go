@@ -17,6 +17,9 @@ import (
 // redirect does; the gateway does not see the form upload land, so the webhook reports
 // status 307 then and the token is not marked uploaded (/status reads object_exists live).
 func (h *Handler) Params(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		return errHead
+	}
 	ct, err := contentType(r.URL.Query().Get("type"))
 	if err != nil {
 		return err
