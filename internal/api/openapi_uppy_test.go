@@ -15,7 +15,6 @@ import (
 // oasUppy takes Uppy's endpoints (/uppy/{token}/s3/…) through every answer openapi.yaml
 // lists, on the "direct" alias (fakeS3).
 func (g *oasGateway) oasUppy(t *testing.T) {
-	const origin = "https://app.example.com"
 	n := 0
 	mint := func(fields string) (tok, key string) {
 		n++
