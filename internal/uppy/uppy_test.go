@@ -216,3 +216,34 @@ func TestUppyLimiter(t *testing.T) {
 		t.Errorf("refused by the limiter: used %d hits (%v), want 0", rec.UsedHits, err)
 	}
 }
+
+// TestUppyEndpointInAnswers: POST /token, POST /tokens and GET /token give a PUT token of an
+// alias with direct uploads its uppy_endpoint, and no other token one.
+func TestUppyEndpointInAnswers(t *testing.T) {
+	g := newGateway(t, gatewayOptions{})
+	auth := []string{"Authorization", "Bearer " + controlToken}
+	status, out := g.do(http.MethodPost, "/token", `{"bucket":"assets","key":"a.bin","method":"PUT"}`, auth...)
+	type minted struct {
+		Token        string
+		UppyEndpoint string `json:"uppy_endpoint"`
+	}
+	var one minted
+	if json.Unmarshal(out, &one); status != 201 || one.UppyEndpoint != g.url+"/uppy/"+one.Token {
+		t.Errorf("POST /token: %d %s", status, out)
+	}
+	status, out = g.do(http.MethodPost, "/tokens", `{"tokens":[{"bucket":"assets","key":"a.bin","method":"PUT"},`+
+		`{"bucket":"assets","key":"a.bin","method":"GET"},{"bucket":"files","key":"a.bin","method":"PUT"},`+
+		`{"bucket":"plain","key":"a.bin","method":"PUT"}]}`, auth...)
+	var batch struct{ Tokens []minted }
+	if json.Unmarshal(out, &batch); status != 200 || len(batch.Tokens) != 4 || batch.Tokens[0].UppyEndpoint != g.url+"/uppy/"+batch.Tokens[0].Token {
+		t.Fatalf("POST /tokens: %d %s", status, out)
+	}
+	for i, it := range batch.Tokens[1:] {
+		if it.UppyEndpoint != "" {
+			t.Errorf("POST /tokens item %d (not a direct PUT token): uppy_endpoint %q", i+1, it.UppyEndpoint)
+		}
+	}
+	if rec := g.record(one.Token); rec["uppy_endpoint"] != one.UppyEndpoint {
+		t.Errorf("GET /token: %v", rec)
+	}
+}
