@@ -41,7 +41,7 @@ func (h *Handler) Complete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if max := s.g.Record.Size; max >= 0 && size > max {
+	if limit := s.g.Record.Size; limit >= 0 && size > limit {
 		if err := h.discard(r, s); err != nil {
 			return err
 		}
