@@ -361,6 +361,7 @@ buckets:
     endpoint: "%[9]s"
     credential: minio
     force_path_style: true
+    direct_uploads: true
 `
 
 func (s *servers) startGateway(ctx context.Context) error {

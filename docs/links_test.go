@@ -141,7 +141,8 @@ func (p *page) section(text string) (struct{ start, end int }, bool) {
 }
 
 // loadPages parses every *.md file under the module root, keyed by slash path from the root.
-// Hidden directories (.git, …) are skipped.
+// Hidden directories (.git, …) and installed npm packages (node_modules: not the repository's
+// pages) are skipped.
 func loadPages(t *testing.T) map[string]*page {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
@@ -152,7 +153,7 @@ func loadPages(t *testing.T) map[string]*page {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(d.Name(), ".md") {

@@ -424,10 +424,15 @@ func runBrowser(t *testing.T, node string, vars []string) (browserResult, string
 
 // runNode runs a script of e2e/browser with vars and decodes the JSON object it prints last
 // into res; fatal returns the script's own report of a failed run. It fails the test if the
-// run fails or does not complete within browserTimeout. It returns the JSON.
+// run fails or does not complete within browserTimeout (or its scriptTimeouts entry). It
+// returns the JSON.
 func runNode(t *testing.T, node, script string, vars []string, res any, fatal func() string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	limit := browserTimeout
+	if d, ok := scriptTimeouts[script]; ok {
+		limit = d
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = browserDir
@@ -441,7 +446,7 @@ func runNode(t *testing.T, node, script string, vars []string, res any, fatal fu
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%s: not done after %v\nstderr:\n%s", script, browserTimeout, stderr.String())
+		t.Fatalf("%s: not done after %v\nstderr:\n%s", script, limit, stderr.String())
 	}
 	out := strings.TrimSpace(stdout.String())
 	if i := strings.LastIndexByte(out, '\n'); i >= 0 {

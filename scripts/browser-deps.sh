@@ -4,7 +4,8 @@
 #   a CJK font      fonts-wqy-microhei (1.6 MB), only so that the screenshot shows the test's
 #                   Chinese file name instead of empty boxes; the test passes without it
 #   playwright-core e2e/browser/node_modules, by `npm ci` from the committed package-lock.json,
-#                   re-run whenever the lock file changes (a stamp in node_modules records it)
+#   @uppy/core,     re-run whenever the lock file changes (a stamp in node_modules records it);
+#   @uppy/aws-s3    the Uppy packages (pinned 6.3.1) are what e2e/uppy_test.go's page runs
 # Nothing here downloads a browser: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 and --ignore-scripts.
 # Node.js (>= 20) and npm must already be installed.
 set -euo pipefail
@@ -35,7 +36,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       exit 1
     fi
   done
-  echo "== npm ci in $dir (playwright-core; no browser download)"
+  echo "== npm ci in $dir (playwright-core, @uppy/core, @uppy/aws-s3; no browser download)"
   (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$want" >"$stamp"
 fi

@@ -19,6 +19,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/upload"
+	"github.com/assetgateway/assetgateway/internal/uppy"
 )
 
 // gateway holds the parts of one process, built from the configuration in this order by
@@ -153,6 +154,8 @@ func (g *gateway) newHandler() error {
 		}
 		buckets[alias] = b
 	}
+	direct := newUppy(cfg, g.backends, g.store, g.pool, ips.Of, g.log)
+	g.owners[uppy.Kind] = direct
 	objects := proxy.New(proxy.Options{
 		Store:    g.store,
 		Buckets:  g.backends,
@@ -164,6 +167,7 @@ func (g *gateway) newHandler() error {
 	g.handler = api.New(api.Options{
 		Tokens:        g.store,
 		Objects:       objects,
+		Uppy:          direct,
 		Buckets:       buckets,
 		Redirects:     redirects,
 		ControlTokens: cfg.Control.Tokens,

@@ -35,6 +35,19 @@ type Objects interface {
 	Delete(w http.ResponseWriter, r *http.Request) error
 }
 
+// Uppy serves Uppy's S3 endpoints, /uppy/{token}/s3/… (internal/uppy): direct uploads to
+// the bucket with presigned parts.
+type Uppy interface {
+	Params(w http.ResponseWriter, r *http.Request) error
+	Create(w http.ResponseWriter, r *http.Request) error
+	SignPart(w http.ResponseWriter, r *http.Request) error
+	ListParts(w http.ResponseWriter, r *http.Request) error
+	Complete(w http.ResponseWriter, r *http.Request) error
+	Abort(w http.ResponseWriter, r *http.Request) error
+	// Direct reports whether the PUT tokens of a bucket alias may upload directly.
+	Direct(alias string) bool
+}
+
 // Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
 type Bucket interface {
 	Head(ctx context.Context, key string, c objstore.Conditions) (objstore.ObjectInfo, error)
@@ -56,6 +69,8 @@ type URLChecker interface {
 type Options struct {
 	Tokens  Tokens
 	Objects Objects
+	// Uppy serves /uppy/…; nil: no such routes, and no uppy_endpoint in PUT tokens.
+	Uppy    Uppy
 	Buckets map[string]Bucket
 	// ControlTokens are the accepted Bearer tokens; at least one.
 	ControlTokens []string
@@ -96,6 +111,7 @@ type Options struct {
 type API struct {
 	tokens    Tokens
 	objects   Objects
+	uppy      Uppy
 	buckets   map[string]Bucket
 	redirects map[string]bool
 	control   [][sha256.Size]byte // SHA-256 of each control token
@@ -121,6 +137,7 @@ func New(o Options) *API {
 	a := &API{
 		tokens:    o.Tokens,
 		objects:   o.Objects,
+		uppy:      o.Uppy,
 		buckets:   o.Buckets,
 		redirects: o.Redirects,
 		host:      strings.TrimRight(o.Host, "/"),
@@ -186,6 +203,16 @@ func (a *API) routes() {
 	// A prefix token names its object after itself: /object/{token}/{key under the prefix}.
 	m.HandleFunc("GET /object/{token}/{rest...}", a.handle(a.objects.Get))
 	m.HandleFunc("OPTIONS /object/{token}/{rest...}", a.handle(a.preflight))
+
+	if u := a.uppy; u != nil {
+		m.HandleFunc("GET /uppy/{token}/s3/params", a.handle(u.Params))
+		m.HandleFunc("POST /uppy/{token}/s3/multipart", a.handle(u.Create))
+		m.HandleFunc("GET /uppy/{token}/s3/multipart/{upload}/{part}", a.handle(u.SignPart))
+		m.HandleFunc("GET /uppy/{token}/s3/multipart/{upload}", a.handle(u.ListParts))
+		m.HandleFunc("POST /uppy/{token}/s3/multipart/{upload}/complete", a.handle(u.Complete))
+		m.HandleFunc("DELETE /uppy/{token}/s3/multipart/{upload}", a.handle(u.Abort))
+		m.HandleFunc("OPTIONS /uppy/{token}/{rest...}", a.handle(a.uppyPreflight))
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -205,7 +232,9 @@ func isControl(path string) bool {
 // methods and paths under /token reveal nothing without a control token), and the mux's own
 // 404 and 405 answers get the contract's JSON shape.
 func (a *API) route(w *responseWriter, r *http.Request) {
-	object := strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions
+	// Uppy's endpoints check tokens as /object does: the same CORS, limiter and 404s.
+	object := (strings.HasPrefix(r.URL.Path, "/object/") || strings.HasPrefix(r.URL.Path, "/uppy/")) &&
+		r.Method != http.MethodOptions
 	if object {
 		a.cors.allow(w, r) // set before anything is written: errors are readable too
 	}

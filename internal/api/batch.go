@@ -123,6 +123,7 @@ func (a *API) mintBatch(w http.ResponseWriter, r *http.Request, items []token.It
 		Filename string `json:"filename,omitempty"`
 		ExpireAt int64  `json:"expire_at,omitempty"`
 		URL      string `json:"url,omitempty"`
+		Uppy     string `json:"uppy_endpoint,omitempty"`
 		Code     string `json:"code,omitempty"`
 		Message  string `json:"message,omitempty"`
 	}
@@ -134,7 +135,8 @@ func (a *API) mintBatch(w http.ResponseWriter, r *http.Request, items []token.It
 			continue
 		}
 		out[i] = result{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
-			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token)}
+			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token),
+			Uppy: a.uppyEndpoint(it.Token, &it.Record)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil

@@ -87,6 +87,7 @@ type tokenView struct {
 	IP           []string          `json:"ip,omitempty"`
 	Disposition  string            `json:"disposition,omitempty"`
 	CacheControl string            `json:"cache_control,omitempty"`
+	UppyEndpoint string            `json:"uppy_endpoint,omitempty"`
 }
 
 // statusView is GET /token/{token}/status.
@@ -101,6 +102,15 @@ type statusView struct {
 
 func (a *API) objectURL(tok string) string { return a.host + "/object/" + tok }
 
+// uppyEndpoint is the companionEndpoint of Uppy's @uppy/aws-s3 for a PUT token whose alias
+// takes direct uploads; "" for any other token, and for one with a sha256 (refused there).
+func (a *API) uppyEndpoint(tok string, rec *token.Record) string {
+	if a.uppy == nil || rec.Method != token.MethodPut || rec.SHA256 != "" || !a.uppy.Direct(rec.Bucket) {
+		return ""
+	}
+	return a.host + "/uppy/" + tok
+}
+
 func (a *API) view(tok string, rec token.Record) tokenView {
 	return tokenView{
 		Token: tok, Bucket: rec.Bucket, Key: rec.Key, Filename: rec.Filename, Method: rec.Method,
@@ -108,7 +118,7 @@ func (a *API) view(tok string, rec token.Record) tokenView {
 		Callback: rec.Callback, URL: a.objectURL(tok),
 		Prefix: rec.Prefix, Delivery: rec.Delivery, ContentTypes: rec.ContentTypes, SHA256: rec.SHA256,
 		Metadata: rec.Metadata, IfNoneMatch: rec.IfNoneMatch, IP: rec.IPs, Disposition: rec.Disposition,
-		CacheControl: rec.CacheControl,
+		CacheControl: rec.CacheControl, UppyEndpoint: a.uppyEndpoint(tok, &rec),
 	}
 }
 
@@ -132,7 +142,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		Filename string `json:"filename"`
 		ExpireAt int64  `json:"expire_at"`
 		URL      string `json:"url"`
-	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok)})
+		Uppy     string `json:"uppy_endpoint,omitempty"`
+	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.uppyEndpoint(tok, &rec)})
 	return nil
 }
 

@@ -93,3 +93,24 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// uppyPreflight answers OPTIONS /uppy/…: a CORS preflight when an allowed origin asks
+// (Uppy's JSON POSTs and its DELETE need one), else just the methods. It never looks at the
+// token.
+func (a *API) uppyPreflight(w http.ResponseWriter, r *http.Request) error {
+	hdr := w.Header()
+	hdr.Set("Allow", uppyMethods)
+	if r.Header.Get("Access-Control-Request-Method") != "" && a.cors.allow(w, r) {
+		hdr.Del("Access-Control-Expose-Headers")
+		hdr.Set("Access-Control-Allow-Methods", uppyMethods)
+		hdr.Set("Access-Control-Allow-Headers", "Content-Type, X-Request-Id")
+		if a.cors.maxAge != "" {
+			hdr.Set("Access-Control-Max-Age", a.cors.maxAge)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// uppyMethods are the methods of Uppy's endpoints.
+const uppyMethods = "GET, POST, DELETE, OPTIONS"

@@ -77,6 +77,13 @@ func classify(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var he interface {
+		HTTPError() (status int, code, message string) // internal/uppy's errors
+	}
+	if errors.As(err, &he) {
+		status, code, msg := he.HTTPError()
+		return &Error{Status: status, Code: code, Message: msg, Err: err}
+	}
 	var be *proxy.BodyError
 	if errors.As(err, &be) && !errors.Is(err, edge.ErrBodyTimeout) { // a body the gateway cut: 408
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "could not read the request body", Err: err}

@@ -34,6 +34,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
+	"github.com/assetgateway/assetgateway/internal/uppy"
 )
 
 // This file checks internal/api/openapi.yaml against the running gateway: the document must
@@ -69,7 +70,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	codes := []string{"bad_request", "unauthorized", "forbidden", "token_not_found", "object_not_found", "not_found",
 		"method_not_allowed", "token_exists", "hits_exceeded", "token_expired", "precondition_failed", "size_exceeded",
 		"request_too_large", "request_timeout", "range_not_satisfiable", "too_many_requests", "internal_error", "upstream_error", "store_unavailable",
-		"unsupported_media_type", "checksum_mismatch"}
+		"unsupported_media_type", "checksum_mismatch", "upload_locked"}
 	var enum []string
 	for _, v := range doc.Components.Schemas["Error"].Value.Properties["code"].Value.Enum {
 		enum = append(enum, v.(string))
@@ -147,6 +148,13 @@ func (s *oasStore) Access(ctx context.Context, tok string, req token.Request) (*
 	return s.Store.Access(ctx, tok, req)
 }
 
+func (s *oasStore) Upload(ctx context.Context, tokenID, id string) (token.Upload, *token.Grant, error) {
+	if err := s.fault(); err != nil {
+		return token.Upload{}, nil, err
+	}
+	return s.Store.Upload(ctx, tokenID, id)
+}
+
 // oasDeadLetters is a hand-written DeadLetters with one dead letter; it can be broken (500).
 type oasDeadLetters struct{ broken atomic.Bool }
 
@@ -174,7 +182,9 @@ func (d *oasDeadLetters) Replay(_ context.Context, id string) error {
 // status) pairs seen so far.
 type oasGateway struct {
 	url       string
-	s3URL     string // where the "broken" alias's presigned URLs point
+	s3URL     string  // where the "broken" alias's presigned URLs point
+	direct    *fakeS3 // the "direct" alias's store: direct uploads (Uppy's endpoints)
+	directURL string
 	clock     *storetest.Clock
 	store     *oasStore
 	dead      *oasDeadLetters
@@ -196,36 +206,31 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	refusing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
-	}))
-	t.Cleanup(refusing.Close)
-	broken, err := objstore.NewS3(context.Background(), objstore.S3Options{
-		Bucket: "b", Endpoint: refusing.URL, ForcePathStyle: true, AccessKey: "ak", SecretKey: "sk",
-		Region: "us-east-1", PartSize: objstore.MinPartSize, PartConcurrency: 1, ResponseTimeout: 5 * time.Second,
-		UploadBudget: objstore.NewUploadBudget(objstore.MinPartSize),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { broken.Close() })
-
-	g.s3URL = refusing.URL
+	var broken, direct *objstore.S3
+	g.s3URL, broken = s3Alias(t, refusing)
+	g.direct = newFakeS3()
+	g.directURL, direct = s3Alias(t, g.direct)
 	objects := proxy.New(proxy.Options{
 		Store:   g.store,
-		Buckets: map[string]objstore.Backend{"local": files, "broken": broken},
+		Buckets: map[string]objstore.Backend{"local": files, "broken": broken, "direct": direct},
 		Now:     g.clock.Now,
 	})
 	var h http.Handler
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	g.url = "http://" + srv.Listener.Addr().String()
+	uppyHandler := uppy.New(uppy.Options{Store: g.store, Aliases: map[string]uppy.Alias{"direct": {Objects: direct, PresignTTL: time.Minute}},
+		Retention: time.Hour, Host: g.url, Now: g.clock.Now})
 	// Behind edge.Handler, as the binary serves it: a stalled body is cut after 300 ms.
 	h = edge.Handler(api.New(api.Options{
 		Tokens:        g.store,
 		Objects:       objects,
-		Buckets:       map[string]api.Bucket{"local": files, "broken": broken},
+		Uppy:          uppyHandler,
+		Buckets:       map[string]api.Bucket{"local": files, "broken": broken, "direct": direct},
 		ControlTokens: []string{oasControl},
 		Host:          g.url,
 		MaxTTL:        7 * 24 * time.Hour,
@@ -933,6 +938,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		g.dead.broken.Store(false)
 	})
 
+	t.Run("uppy", g.oasUppy)
+
 	t.Run("router errors", func(t *testing.T) {
 		// Not operations of the document, but their bodies are its Error schema.
 		errSchema := doc.Components.Schemas["Error"].Value
@@ -981,6 +988,13 @@ func TestOpenAPIResponses(t *testing.T) {
 			{method: "POST", path: "/tokens", header: jsonCT, body: `{"tokens":[{"bucket":"local","key":"k","method":"GET"}]}`},
 			{method: "GET", path: "/object/openapi-unknown-token-01/a/b.ts"},
 			{method: "HEAD", path: "/object/openapi-unknown-token-01/a/b.ts"},
+			{method: "GET", path: "/uppy/openapi-unknown-token-01/s3/params"},
+			{method: "POST", path: "/uppy/openapi-unknown-token-01/s3/multipart", header: jsonCT, body: `{"type":"text/plain"}`},
+			{method: "GET", path: "/uppy/openapi-unknown-token-01/s3/multipart/AAAAAAAAAAAAAAAAAAAAAA/1?key=k"},
+			{method: "GET", path: "/uppy/openapi-unknown-token-01/s3/multipart/AAAAAAAAAAAAAAAAAAAAAA?key=k"},
+			{method: "DELETE", path: "/uppy/openapi-unknown-token-01/s3/multipart/AAAAAAAAAAAAAAAAAAAAAA?key=k"},
+			{method: "POST", path: "/uppy/openapi-unknown-token-01/s3/multipart/AAAAAAAAAAAAAAAAAAAAAA/complete?key=k",
+				header: jsonCT, body: `{"parts":[{"PartNumber":1,"ETag":"x"}]}`},
 		} {
 			limited.do(t, c, 429)
 		}

@@ -224,8 +224,15 @@ type Bucket struct {
 	// Delivery is the default of the alias's tokens: "stream" (the gateway moves the bytes)
 	// or "redirect" (307 to a presigned URL of the bucket; the gateway moves nothing).
 	Delivery string `yaml:"delivery"`
-	// PresignTTL is how long a presigned URL of a redirect lives.
+	// PresignTTL is how long a presigned URL of a redirect lives, and a presigned part URL
+	// or form upload of a direct upload.
 	PresignTTL time.Duration `yaml:"presign_ttl"`
+	// DirectUploads lets the alias's PUT tokens upload straight to the bucket with Uppy's S3
+	// protocol (/uppy/{token}/s3/…, internal/uppy): the gateway presigns each part and small
+	// form uploads, so the client sees the bucket's endpoint and the object's key. The bucket
+	// needs a CORS rule for the pages' origins that exposes ETag. False: those routes answer
+	// 400 for the alias's tokens.
+	DirectUploads bool `yaml:"direct_uploads"`
 
 	// Root is the directory served by a "file" alias.
 	Root string `yaml:"root"`

@@ -351,6 +351,7 @@ func (b Bucket) checkFile(ps *problems, path string) {
 		{"response_timeout", b.ResponseTimeout != 0},
 		{"delivery", b.Delivery != ""},
 		{"presign_ttl", b.PresignTTL != 0},
+		{"direct_uploads", b.DirectUploads},
 	} {
 		if k.set {
 			ps.add(path+"."+k.key, 0, "only valid with driver %s", DriverS3)

@@ -193,6 +193,7 @@ func TestValidate(t *testing.T) {
 		{"s3 part concurrency 65", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.PartConcurrency = 65 }) }, "buckets.s3.part_concurrency: must be between 1 and 64"},
 		{"s3 with root", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.Root = "/srv" }) }, "buckets.s3.root: only valid with driver file"},
 		{"s3 with ca file", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.CAFile = "/etc/ca.pem" }) }, ""},
+		{"s3 with direct uploads", func(c *Config) { setBucket(c, "s3", func(b *Bucket) { b.DirectUploads = true }) }, ""},
 
 		// file buckets
 		{"file without root", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.Root = "" }) }, "buckets.files.root: is required with driver file: the directory to serve"},
@@ -202,6 +203,7 @@ func TestValidate(t *testing.T) {
 		{"file with credential", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.Credential = "main" }) }, "buckets.files.credential: only valid with driver s3"},
 		{"file with path style", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.ForcePathStyle = true }) }, "buckets.files.force_path_style: only valid with driver s3"},
 		{"file with ca file", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.CAFile = "ca.pem" }) }, "buckets.files.ca_file: only valid with driver s3"},
+		{"file with direct uploads", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.DirectUploads = true }) }, "buckets.files.direct_uploads: only valid with driver s3"},
 		{"file with part size", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.PartSize = 8 << 20 }) }, "buckets.files.part_size: only valid with driver s3"},
 		{"file with part concurrency", func(c *Config) { setBucket(c, "files", func(b *Bucket) { b.PartConcurrency = 2 }) }, "buckets.files.part_concurrency: only valid with driver s3"},
 

@@ -13,7 +13,10 @@
 //     upstream failure that still wraps the cause;
 //   - both also offer Multipart (multipart.go): parts sent over many requests, the object
 //     appearing whole at completion (multipart_contract_test.go);
-//   - a download's Body tells its source's failures from its destination's (ErrBodyCut).
+//   - a download's Body tells its source's failures from its destination's (ErrBodyCut);
+//   - S3 is also a DirectUploader (s3presign.go): it presigns the parts of a multipart upload
+//     and HTML-form uploads under a POST policy, for clients that send the bytes to the
+//     store themselves (Uppy's S3 endpoints, internal/uppy).
 //
 // The S3 backend sends everything through the AWS SDK but GET and HEAD on a direct endpoint,
 // which take a fast path sharing the SDK's signer, retryer, transport settings and the one
@@ -24,7 +27,8 @@
 // The credentials of an S3 bucket alias need, on that bucket:
 //   - s3:GetObject — GET and HEAD of objects;
 //   - s3:PutObject — uploads, including every multipart step (CreateMultipartUpload,
-//     UploadPart, CompleteMultipartUpload);
+//     UploadPart, CompleteMultipartUpload) and the presigned parts and form uploads of direct
+//     uploads (they are signed with the alias's credentials);
 //   - s3:DeleteObject — DELETE tokens;
 //   - s3:ListMultipartUploadParts — resumable uploads (tus) list the parts they stored when
 //     they complete;
