@@ -155,6 +155,9 @@ func New(o Options) *API {
 		now:       o.Now,
 		mux:       http.NewServeMux(),
 	}
+	if o.MaxBody <= 0 {
+		panic("api: Options.MaxBody is required (server.max_control_body)")
+	}
 	for _, t := range o.ControlTokens {
 		a.control = append(a.control, sha256.Sum256([]byte(t)))
 	}

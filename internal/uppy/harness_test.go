@@ -157,6 +157,7 @@ func (g *gateway) start(t *testing.T, o gatewayOptions, be *objstore.S3, files *
 		ControlTokens: []string{controlToken},
 		Host:          g.url,
 		MaxTTL:        24 * time.Hour,
+		MaxBody:       1 << 20,
 		RateLimit:     o.limit,
 		ClientIP:      func(r *http.Request) string { return "192.0.2.7" }, // the test's one client
 		Logger:        log,
