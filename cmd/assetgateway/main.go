@@ -28,6 +28,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/tus"
 	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
@@ -110,7 +111,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	backends, err := openBuckets(ctx, cfg)
+	budget := objstore.NewUploadBudget(int64(cfg.Server.UploadMemory)) // shared by every upload path
+	backends, err := openBuckets(ctx, cfg, budget)
 	if err != nil {
 		return err
 	}
@@ -172,9 +174,12 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for alias, b := range backends {
 		buckets[alias] = b
 	}
+	resumable := newTus(cfg, timedStore, backends, budget, pool, ips.Of, log)
+	owners[tus.Kind] = resumable
 	handler := api.New(api.Options{
 		Tokens:        timedStore,
 		Objects:       objects,
+		Tus:           resumable,
 		Buckets:       buckets,
 		Redirects:     redirects,
 		ControlTokens: cfg.Control.Tokens,
@@ -248,6 +253,19 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return nil
 }
 
+// newTus builds the tus handler: uploads cut in each S3 alias's part size.
+func newTus(cfg *config.Config, store tus.Store, backends map[string]objstore.Backend, budget *objstore.UploadBudget,
+	notifier tus.Notifier, clientIP func(*http.Request) string, log *slog.Logger) *tus.Handler {
+	partSize := map[string]int64{}
+	for alias, b := range cfg.Buckets {
+		if b.Driver == config.DriverS3 {
+			partSize[alias] = int64(b.PartSize)
+		}
+	}
+	return tus.New(tus.Options{Store: store, Buckets: backends, PartSize: partSize, Budget: budget, Host: cfg.Server.Host,
+		UploadTTL: cfg.Tus.UploadTTL, Notifier: notifier, ClientIP: clientIP, Logger: log.With("component", "tus")})
+}
+
 // startJanitor runs the upload janitor in a goroutine of its own; stop ends it and waits for
 // it (calling it again does nothing).
 func startJanitor(cfg *config.Config, store upload.Store, owners map[string]upload.Owner, log *slog.Logger) (stop func()) {
@@ -266,9 +284,8 @@ func startJanitor(cfg *config.Config, store upload.Store, owners map[string]uplo
 }
 
 // openBuckets builds one backend per alias.
-func openBuckets(ctx context.Context, cfg *config.Config) (map[string]objstore.Backend, error) {
+func openBuckets(ctx context.Context, cfg *config.Config, budget *objstore.UploadBudget) (map[string]objstore.Backend, error) {
 	out := make(map[string]objstore.Backend, len(cfg.Buckets))
-	budget := objstore.NewUploadBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
 	for alias, b := range cfg.Buckets {
 		switch b.Driver {
 		case config.DriverFile:

@@ -17,6 +17,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/tus"
 )
 
 // Tokens is what the control API needs from the token store.
@@ -32,6 +33,15 @@ type Objects interface {
 	Get(w http.ResponseWriter, r *http.Request) error // GET and HEAD
 	Put(w http.ResponseWriter, r *http.Request) error
 	Delete(w http.ResponseWriter, r *http.Request) error
+}
+
+// Tus serves tus resumable uploads: /tus/{token} and /tus/{token}/{upload} (internal/tus).
+type Tus interface {
+	Options(w http.ResponseWriter, r *http.Request) error
+	Create(w http.ResponseWriter, r *http.Request) error
+	Head(w http.ResponseWriter, r *http.Request) error
+	Patch(w http.ResponseWriter, r *http.Request) error
+	Terminate(w http.ResponseWriter, r *http.Request) error
 }
 
 // Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
@@ -54,6 +64,8 @@ type URLChecker interface {
 type Options struct {
 	Tokens  Tokens
 	Objects Objects
+	// Tus serves /tus/…; nil: no tus routes, and no tus_url in minted PUT tokens.
+	Tus     Tus
 	Buckets map[string]Bucket
 	// ControlTokens are the accepted Bearer tokens; at least one.
 	ControlTokens []string
@@ -91,6 +103,7 @@ type Options struct {
 type API struct {
 	tokens    Tokens
 	objects   Objects
+	tus       Tus
 	buckets   map[string]Bucket
 	redirects map[string]bool
 	control   [][sha256.Size]byte // SHA-256 of each control token
@@ -115,6 +128,7 @@ func New(o Options) *API {
 	a := &API{
 		tokens:    o.Tokens,
 		objects:   o.Objects,
+		tus:       o.Tus,
 		buckets:   o.Buckets,
 		redirects: o.Redirects,
 		host:      strings.TrimRight(o.Host, "/"),
@@ -182,6 +196,15 @@ func (a *API) routes() {
 	// A prefix token names its object after itself: /object/{token}/{key under the prefix}.
 	m.HandleFunc("GET /object/{token}/{rest...}", a.handle(a.objects.Get))
 	m.HandleFunc("OPTIONS /object/{token}/{rest...}", a.handle(a.preflight))
+
+	if a.tus != nil {
+		m.HandleFunc("POST /tus/{token}", a.handle(a.tus.Create))
+		m.HandleFunc("OPTIONS /tus/{token}", a.handle(a.tusOptions))
+		m.HandleFunc("HEAD /tus/{token}/{upload}", a.handle(a.tus.Head))
+		m.HandleFunc("PATCH /tus/{token}/{upload}", a.handle(a.tus.Patch))
+		m.HandleFunc("DELETE /tus/{token}/{upload}", a.handle(a.tus.Terminate))
+		m.HandleFunc("OPTIONS /tus/{token}/{upload}", a.handle(a.tusOptions))
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -201,7 +224,11 @@ func isControl(path string) bool {
 // methods and paths under /token reveal nothing without a control token), and the mux's own
 // 404 and 405 answers get the contract's JSON shape.
 func (a *API) route(w *responseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions {
+	tusPath := strings.HasPrefix(r.URL.Path, "/tus/")
+	if tusPath {
+		w.Header().Set("Tus-Resumable", tus.Version) // every tus answer, errors included
+	}
+	if (strings.HasPrefix(r.URL.Path, "/object/") || tusPath) && r.Method != http.MethodOptions {
 		a.cors.allow(w, r) // set before anything is written: errors are readable too
 	}
 	if isControl(r.URL.Path) {
@@ -219,7 +246,7 @@ func (a *API) route(w *responseWriter, r *http.Request) {
 			return
 		}
 	}
-	object := strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions
+	object := (strings.HasPrefix(r.URL.Path, "/object/") || tusPath) && r.Method != http.MethodOptions
 	if object && a.limit != nil {
 		if blocked, wait := a.limit.blocked(a.clientIP(r)); blocked {
 			a.fail(w, r, tooMany(w, wait)) // before any token lookup

@@ -93,6 +93,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 		Filename string `json:"filename,omitempty"`
 		ExpireAt int64  `json:"expire_at,omitempty"`
 		URL      string `json:"url,omitempty"`
+		TusURL   string `json:"tus_url,omitempty"`
 		Code     string `json:"code,omitempty"`
 		Message  string `json:"message,omitempty"`
 	}
@@ -104,7 +105,8 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		out[i] = result{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
-			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token)}
+			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token),
+			TusURL: a.tusURL(it.Token, it.Record)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
 // Field limits of POST /token.
@@ -114,6 +115,14 @@ type statusView struct {
 
 func (a *API) objectURL(tok string) string { return a.host + "/object/" + tok }
 
+// tusURL is a PUT token's tus creation URL, when tus is served; "" otherwise.
+func (a *API) tusURL(tok string, rec token.Record) string {
+	if a.tus == nil || rec.Method != token.MethodPut {
+		return ""
+	}
+	return a.host + "/tus/" + tok
+}
+
 func (a *API) view(tok string, rec token.Record) tokenView {
 	return tokenView{
 		Token: tok, Bucket: rec.Bucket, Key: rec.Key, Filename: rec.Filename, Method: rec.Method,
@@ -145,7 +154,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		Filename string `json:"filename"`
 		ExpireAt int64  `json:"expire_at"`
 		URL      string `json:"url"`
-	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok)})
+		TusURL   string `json:"tus_url,omitempty"`
+	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.tusURL(tok, rec)})
 	return nil
 }
 
@@ -422,6 +432,8 @@ func (a *API) validate(ctx context.Context, req *createRequest) (string, token.R
 		bad("key", "required (or prefix)")
 	} else if msg != "" {
 		bad(field, "%s", msg)
+	} else if strings.HasPrefix(path, upload.ScratchPrefix) {
+		bad(field, "keys under %q are reserved for uploads in progress", upload.ScratchPrefix)
 	} else if kc, ok := bucket.(KeyChecker); ok {
 		// A file bucket's keys are paths: a prefix must be a path too, but may end in "/".
 		if err := kc.CheckKey(strings.TrimSuffix(path, "/")); err != nil {

@@ -75,6 +75,13 @@ func classify(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var he interface {
+		HTTPError() (status int, code, message string) // internal/tus's errors
+	}
+	if errors.As(err, &he) {
+		status, code, msg := he.HTTPError()
+		return &Error{Status: status, Code: code, Message: msg, Err: err}
+	}
 	var be *proxy.BodyError
 	if errors.As(err, &be) {
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "could not read the request body", Err: err}
