@@ -75,10 +75,48 @@ type gateway struct {
 	root    string // the directory (file kind)
 }
 
+// watchedStore tells the test when an upload's lock is taken (by anyone).
+type watchedStore struct {
+	token.Store
+	locked chan string // upload ids, as their lock is taken
+}
+
+func watch(s token.Store) *watchedStore {
+	return &watchedStore{Store: s, locked: make(chan string, 1000)}
+}
+
+func (w *watchedStore) LockUpload(ctx context.Context, tokenID, id, holder string, ttl time.Duration) (bool, error) {
+	ok, err := w.Store.LockUpload(ctx, tokenID, id, holder, ttl)
+	if ok {
+		select {
+		case w.locked <- id:
+		default:
+		}
+	}
+	return ok, err
+}
+
+// waitLocked waits until upload id's lock is taken.
+func (g *gateway) waitLocked(id string) {
+	g.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-g.store.(*watchedStore).locked:
+			if got == id {
+				return
+			}
+		case <-timeout:
+			g.t.Fatalf("upload %s was not locked within 10s", id)
+		}
+	}
+}
+
 // setup is what a test may change about its gateways.
 type setup struct {
 	uploadTTL time.Duration
 	budget    int64
+	rate      int // failed token checks per minute and burst; 0: 1000
 }
 
 // newGateway starts a gateway on a new, empty bucket of the given kind, with the embedded
@@ -87,7 +125,7 @@ func newGateway(t *testing.T, kind string, s setup) *gateway {
 	t.Helper()
 	mem := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour})
 	t.Cleanup(func() { mem.Close() })
-	g := &gateway{t: t, kind: kind, store: mem}
+	g := &gateway{t: t, kind: kind, store: watch(mem)}
 	g.be = g.openBucket()
 	g.start(s)
 	return g
@@ -136,6 +174,9 @@ func (g *gateway) start(s setup) {
 	if s.budget == 0 {
 		s.budget = 64 << 20
 	}
+	if s.rate == 0 {
+		s.rate = 1000
+	}
 	g.hooks = &notifier{}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -155,7 +196,7 @@ func (g *gateway) start(s setup) {
 		Host:          g.url,
 		MaxTTL:        24 * time.Hour,
 		CORS:          api.CORS{AllowedOrigins: []string{"https://app.example.com"}},
-		RateLimit:     api.RateLimit{PerMinute: 1000, Burst: 1000},
+		RateLimit:     api.RateLimit{PerMinute: s.rate, Burst: s.rate},
 	})
 }
 

@@ -449,3 +449,30 @@ func TestEndings(t *testing.T) {
 		})
 	})
 }
+
+// TestChunkedWithinBudget: PATCHes without Content-Length buffer one part each from the
+// process's upload budget; with a budget of one part, three at once take turns and all
+// complete.
+func TestChunkedWithinBudget(t *testing.T) {
+	g := newGateway(t, "file", setup{budget: partSize})
+	data := randomData(2*partSize+10, 9)
+	var paths []string
+	for i := range 3 {
+		tok := g.mint(fmt.Sprintf("budget/%d", i), "")
+		paths = append(paths, g.create(tok, int64(len(data))))
+	}
+	results := make(chan answer, 3)
+	for _, p := range paths {
+		go func() { results <- g.patch(p, 0, data, -1) }()
+	}
+	for range paths {
+		if a := <-results; a.status != 204 {
+			t.Errorf("chunked PATCH: %s", a)
+		}
+	}
+	for i := range paths {
+		if got := g.object(fmt.Sprintf("budget/%d", i)); !bytes.Equal(got, data) {
+			t.Errorf("object %d: %d bytes", i, len(got))
+		}
+	}
+}
