@@ -59,10 +59,19 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		u, err = h.write(r, tokenID, u, g, holder, sum)
-		if errors.Is(err, errEnded) {
+		switch {
+		case errors.Is(err, errEnded):
 			return err // the upload could not be kept
-		}
-		if err != nil {
+		case err != nil && length == 0:
+			// A client takes the answer to an empty upload's creation for its completion: the
+			// object could not be made, so the upload ends and a new creation can try again.
+			ctx, cancel := afterward(r)
+			defer cancel()
+			if eerr := h.end(ctx, tokenID, u); eerr != nil {
+				h.log.Warn("upload_end_failed", "upload_id", u.ID, "error", eerr)
+			}
+			return err
+		case err != nil:
 			// The upload exists: the client learns from Upload-Offset what was stored.
 			h.log.Info("tus_creation_data_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
 		}
