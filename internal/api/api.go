@@ -246,7 +246,9 @@ func (a *API) route(w *responseWriter, r *http.Request) {
 			return
 		}
 	}
-	object := (strings.HasPrefix(r.URL.Path, "/object/") || tusPath) && r.Method != http.MethodOptions
+	// Token lookups the limiter watches: /object's (a preflight never looks at the token) and
+	// every /tus/ one (a tus OPTIONS that is no preflight looks the token up).
+	object := strings.HasPrefix(r.URL.Path, "/object/") && r.Method != http.MethodOptions || tusPath
 	if object && a.limit != nil {
 		if blocked, wait := a.limit.blocked(a.clientIP(r)); blocked {
 			a.fail(w, r, tooMany(w, wait)) // before any token lookup

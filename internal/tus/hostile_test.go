@@ -36,18 +36,19 @@ func innocent(t *testing.T, g *gateway, key string) {
 // TestStrangers: without a token nothing is answered but token_not_found, which the
 // brute-force limiter counts like /object's.
 func TestStrangers(t *testing.T) {
-	g := newGateway(t, "file", setup{rate: 3})
+	g := newGateway(t, "file", setup{rate: 4})
 	for i, a := range []answer{
 		g.post("tus-test-unknown-token-0001", 10),
 		g.patch("/tus/tus-test-unknown-token-0002/AAAAAAAAAAAAAAAAAAAAAA", 0, []byte("x"), 1),
 		g.do("DELETE", "/tus/tus-test-unknown-token-0003/AAAAAAAAAAAAAAAAAAAAAA", nil, 0, "Tus-Resumable", "1.0.0"),
+		g.do("OPTIONS", "/tus/tus-test-unknown-token-0005", nil, 0), // no preflight: it looks the token up
 	} {
 		if a.status != 404 || a.code() != "token_not_found" {
 			t.Errorf("stranger request %d: %s, want 404 token_not_found", i, a)
 		}
 	}
 	if _, a := g.head("/tus/tus-test-unknown-token-0004/AAAAAAAAAAAAAAAAAAAAAA"); a.status != 429 || a.code() != "too_many_requests" {
-		t.Errorf("fourth failure: %s, want 429 (the limiter counted the others)", a)
+		t.Errorf("fifth failure: %s, want 429 (the limiter counted the others)", a)
 	}
 }
 
