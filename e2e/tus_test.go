@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -166,31 +167,81 @@ func TestTusClientResumesAcrossReplicas(t *testing.T) {
 	if distinct, most, bad := rc.delivered(); distinct != 1 || most != 1 || bad != 0 {
 		t.Errorf("webhooks: %d events, delivered up to %d times, %d bad signatures; want exactly one", distinct, most, bad)
 	}
-	checkNoUploadLeftovers(t, env, key)
+	if err := env.uploadLeftovers(key); err != nil {
+		t.Error(err)
+	}
 	assertNoSecrets(t, a, tok)
 	assertNoSecrets(t, b, tok)
 	t.Logf("TestTusClientResumesAcrossReplicas: %v", time.Since(begin).Round(time.Millisecond))
 }
 
-// checkNoUploadLeftovers checks that no multipart upload of key and no temporary object of
-// an upload is left in the env's bucket.
-func checkNoUploadLeftovers(t *testing.T, env *Env, key string) {
-	t.Helper()
-	ctx := context.Background()
-	mp, err := env.Client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &env.Bucket, Prefix: aws.String(key)})
-	if err != nil {
-		t.Fatal(err)
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTusJanitorEndsUploads: the real binary's janitor (uploads.janitor_interval 1s) ends an
+// upload that expired (tus.upload_ttl 2s) and one whose token was revoked: their multipart
+// uploads are aborted and their temporary objects deleted, and the expired one's hit comes
+// back. Each upload holds a part and pending bytes in MinIO before.
+func TestTusJanitorEndsUploads(t *testing.T) {
+	env := newEnv(t, false)
+	gw := startGateway(t, env.Config(func(cfg map[string]any) {
+		cfg["tus"] = map[string]any{"upload_ttl": "3s"}
+		cfg["uploads"] = map[string]any{"janitor_interval": "1s"}
+	}))
+	c := client{t, gw.URL}
+	data := randomBytes(5<<20 + 1000) // one 5 MiB part and 1000 pending bytes
+	start := func(key string) (tok, path string) {
+		tok = c.mint(`{"bucket":"assets","key":"` + key + `","method":"PUT"}`)
+		resp, body := c.do("POST", "/tus/"+tok, nil, "Tus-Resumable", "1.0.0", "Upload-Length", itoa(2*len(data)))
+		if resp.StatusCode != 201 {
+			t.Fatalf("POST /tus: %d %s", resp.StatusCode, body)
+		}
+		path = strings.TrimPrefix(resp.Header.Get("Location"), "https://gw.example.com")
+		for _, part := range [][]byte{data[:5<<20], data[5<<20:]} {
+			off := "0"
+			if len(part) < 5<<20 {
+				off = itoa(5 << 20)
+			}
+			resp, body := c.do("PATCH", path, bytes.NewReader(part), "Tus-Resumable", "1.0.0", "Upload-Offset", off,
+				"Content-Type", "application/offset+octet-stream")
+			if resp.StatusCode != 204 {
+				t.Fatalf("PATCH at %s: %d %s", off, resp.StatusCode, body)
+			}
+		}
+		return tok, path
 	}
-	if len(mp.Uploads) > 0 {
-		t.Errorf("%d multipart uploads of %s left open", len(mp.Uploads), key)
+	expired, _ := start("tus/janitor/expired.bin")
+	revoked, _ := start("tus/janitor/revoked.bin")
+	if err := env.uploadLeftovers("tus/janitor/"); err == nil {
+		t.Fatal("nothing in the bucket after two PATCHes of each upload")
 	}
-	tmp, err := env.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &env.Bucket, Prefix: aws.String(upload.ScratchPrefix)})
-	if err != nil {
-		t.Fatal(err)
+	if resp, body := c.do("DELETE", "/token/"+revoked, nil, "Authorization", "Bearer "+controlToken); resp.StatusCode != 204 {
+		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
 	}
-	if len(tmp.Contents) > 0 {
-		t.Errorf("%d temporary objects left under %s", len(tmp.Contents), upload.ScratchPrefix)
+	if !pollUntil(15*time.Second, func() bool { return env.uploadLeftovers("tus/janitor/") == nil }) {
+		t.Fatalf("15s on: %v", env.uploadLeftovers("tus/janitor/"))
 	}
+	c.waitUsedHits(expired, 0, 5*time.Second) // an upload that ends without an object hands its hit back
+	if !strings.Contains(gw.Log(), `"msg":"upload_ended"`) {
+		t.Errorf("no upload_ended in the log:\n%s", gw.Log())
+	}
+	assertNoSecrets(t, gw, expired, revoked)
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+// uploadLeftovers says what uploads left in the env's bucket: multipart uploads under prefix
+// and temporary objects; nil when nothing.
+func (e *Env) uploadLeftovers(prefix string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mp, err := e.Client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &e.Bucket, Prefix: aws.String(prefix)})
+	if err != nil {
+		return err
+	}
+	tmp, err := e.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &e.Bucket, Prefix: aws.String(upload.ScratchPrefix)})
+	if err != nil {
+		return err
+	}
+	if n, m := len(mp.Uploads), len(tmp.Contents); n+m > 0 {
+		return fmt.Errorf("%d multipart uploads and %d temporary objects left", n, m)
+	}
+	return nil
+}
