@@ -103,6 +103,17 @@ func (g *oasGateway) exerciseTus(t *testing.T) {
 		}
 		g.do(t, oasCall{method: "OPTIONS", path: "/tus/openapi-unknown-token-01"}, 404)
 		g.do(t, oasCall{method: "OPTIONS", path: unknownUpload}, 404)
+		for mode, status := range map[int32]int{1: 503, 2: 500} {
+			g.store.mode.Store(mode)
+			g.do(t, oasCall{method: "OPTIONS", path: "/tus/" + tok}, status)
+			g.do(t, oasCall{method: "OPTIONS", path: path}, status)
+		}
+		g.store.mode.Store(0)
+		expiring := g.tusPut(t, "tus/x", `,"expires_in":1`)
+		g.clock.Advance(2 * time.Second)
+		if e := g.do(t, oasCall{method: "OPTIONS", path: "/tus/" + expiring}, 204); e.resp.Header.Get("Tus-Max-Size") != "" {
+			t.Errorf("OPTIONS of an expired token: Tus-Max-Size %q, want none", e.resp.Header.Get("Tus-Max-Size"))
+		}
 	})
 	t.Run("HEAD PATCH DELETE", func(t *testing.T) { g.exerciseTusUpload(t) })
 }
@@ -181,6 +192,8 @@ func limitedTus(t *testing.T, limited *oasGateway) {
 		{method: "HEAD", path: unknownUpload, header: tusHeaders()},
 		{method: "PATCH", path: unknownUpload, header: patchHeaders("0"), body: "x"},
 		{method: "DELETE", path: unknownUpload, header: tusHeaders()},
+		{method: "OPTIONS", path: "/tus/openapi-unknown-token-01"},
+		{method: "OPTIONS", path: unknownUpload},
 	} {
 		limited.do(t, c, 429)
 	}

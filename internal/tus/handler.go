@@ -158,10 +158,12 @@ func (h *Handler) Options(w http.ResponseWriter, r *http.Request) error {
 			return token.ErrNotFound
 		}
 		g, err := h.store.Access(r.Context(), tok, token.MethodHead, -1)
-		if err != nil {
+		switch {
+		case errors.Is(err, token.ErrExpired):
+			// Capabilities still; the creation itself would say 410.
+		case err != nil:
 			return err
-		}
-		if g.Record.Method == token.MethodPut {
+		case g.Record.Method == token.MethodPut:
 			if _, _, ps, err := h.bucket(g.Record.Bucket); err == nil {
 				hdr.Set("Tus-Max-Size", strconv.FormatInt(maxSize(&g.Record, ps), 10))
 			}

@@ -242,6 +242,8 @@ func (h *Handler) answer(r *http.Request, ctx context.Context, err error) error 
 		return nil
 	case errors.Is(context.Cause(ctx), errLeaseLost), errors.Is(err, token.ErrConflict):
 		return errLocked
+	case errors.Is(err, token.ErrUploadNotFound), errors.Is(err, objstore.ErrUploadNotFound):
+		return errUploadNotFound // ended meanwhile (terminated, or by the janitor)
 	case errors.As(err, &te), errors.Is(err, token.ErrSizeExceeded), errors.Is(err, token.ErrNotFound),
 		errors.Is(err, token.ErrUnavailable):
 		return err
