@@ -115,14 +115,6 @@ type statusView struct {
 
 func (a *API) objectURL(tok string) string { return a.host + "/object/" + tok }
 
-// tusURL is a PUT token's tus creation URL, when tus is served; "" otherwise.
-func (a *API) tusURL(tok string, rec token.Record) string {
-	if a.tus == nil || rec.Method != token.MethodPut {
-		return ""
-	}
-	return a.host + "/tus/" + tok
-}
-
 func (a *API) view(tok string, rec token.Record) tokenView {
 	return tokenView{
 		Token: tok, Bucket: rec.Bucket, Key: rec.Key, Filename: rec.Filename, Method: rec.Method,

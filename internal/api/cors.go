@@ -99,18 +99,3 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-// tusOptions answers OPTIONS /tus/…: a CORS preflight when an allowed origin asks (the tus
-// request headers allowed), and tus's capabilities (internal/tus).
-func (a *API) tusOptions(w http.ResponseWriter, r *http.Request) error {
-	hdr := w.Header()
-	if r.Header.Get("Access-Control-Request-Method") != "" && a.cors.allow(w, r) {
-		hdr.Del("Access-Control-Expose-Headers") // meaningless on a preflight
-		hdr.Set("Access-Control-Allow-Methods", tus.Methods)
-		hdr.Set("Access-Control-Allow-Headers", tus.RequestHeaders)
-		if a.cors.maxAge != "" {
-			hdr.Set("Access-Control-Max-Age", a.cors.maxAge)
-		}
-	}
-	return a.tus.Options(w, r)
-}
