@@ -383,6 +383,8 @@ func TestCreateTokenValidation(t *testing.T) {
 		{"control char in key", `{"bucket":"local","key":"a\u0001b","method":"GET"}`, 400, "bad_request", []string{"key", "control"}},
 		{"key too long", `{"bucket":"local","key":"` + strings.Repeat("a", 1025) + `","method":"GET"}`, 400, "bad_request", []string{"key", "1024"}},
 		{"escaping key on a file bucket", `{"bucket":"local","key":"../etc/passwd","method":"GET"}`, 400, "bad_request", []string{"key"}},
+		{"key of an upload in progress", `{"bucket":"local","key":".assetgateway-uploads/tus-x-1","method":"PUT"}`, 400, "bad_request", []string{"key", "reserved"}},
+		{"prefix over uploads in progress", `{"bucket":"local","prefix":".assetgateway-","method":"LIST"}`, 400, "bad_request", []string{"prefix", "reserved"}},
 		{"newline in filename", `{"bucket":"local","key":"a","method":"GET","filename":"a\nb"}`, 400, "bad_request", []string{"filename"}},
 		{"past expire_at", fmt.Sprintf(`{"bucket":"local","key":"a","method":"GET","expire_at":%d}`, now-1), 400, "bad_request", []string{"expire_at", "past"}},
 		{"expire_at now", fmt.Sprintf(`{"bucket":"local","key":"a","method":"GET","expire_at":%d}`, now), 400, "bad_request", []string{"expire_at"}},

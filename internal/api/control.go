@@ -424,7 +424,7 @@ func (a *API) validate(ctx context.Context, req *createRequest) (string, token.R
 		bad("key", "required (or prefix)")
 	} else if msg != "" {
 		bad(field, "%s", msg)
-	} else if strings.HasPrefix(path, upload.ScratchPrefix) {
+	} else if strings.HasPrefix(path, upload.ScratchPrefix) || field == "prefix" && strings.HasPrefix(upload.ScratchPrefix, path) {
 		bad(field, "keys under %q are reserved for uploads in progress", upload.ScratchPrefix)
 	} else if kc, ok := bucket.(KeyChecker); ok {
 		// A file bucket's keys are paths: a prefix must be a path too, but may end in "/".
