@@ -154,7 +154,7 @@ func loadPages(t *testing.T) map[string]*page {
 			return err
 		}
 		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
-			return filepath.SkipDir
+			return filepath.SkipDir // hidden folders, and npm packages installed for the tests
 		}
 		if d.IsDir() || !strings.HasSuffix(d.Name(), ".md") {
 			return nil

@@ -74,11 +74,15 @@ const mediaFile = "testdata/seek-box.mp4"
 //     draws the frame it shows to a canvas (only possible with CORS), and a page script reads
 //     a byte range;
 //   - a link to a token with a Unicode filename downloads under exactly that name;
+//   - tus-js-client in the page uploads a file through a tus_url; the page is reloaded
+//     mid-upload and the upload resumes from the offset the gateway stored, not from zero
+//     (browser_tus_test.go);
 //   - a screenshot of the page is written to $AG_ARTIFACTS_DIR (default
 //     $TMPDIR/assetgateway-artifacts) and its path logged.
 func TestBrowser(t *testing.T) {
 	testenv.Integration(t)
 	node := browserDeps(t)
+	tusDeps(t) // the page loads tus-js-client's browser bundle from e2e/tus/node_modules
 	begin := time.Now()
 
 	env := newEnv(t, false)
@@ -104,6 +108,11 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot := screenshotPath(t)
+	tusData := randomBytes(11<<20 + 123)
+	tusPath := filepath.Join(t.TempDir(), "tus.bin")
+	if err := os.WriteFile(tusPath, tusData, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ready := time.Now()
 
 	res, raw := runBrowser(t, node, []string{
@@ -114,6 +123,7 @@ func TestBrowser(t *testing.T) {
 		"AG_UPLOAD_NAME=" + uploadName,
 		"AG_UPLOAD_TYPE=" + uploadType,
 		"AG_SCREENSHOT=" + shot,
+		"AG_TUS_FILE=" + tusPath,
 	})
 	ran := time.Now()
 	t.Logf("Chromium %s; browser run %v (setup %v)", res.BrowserVersion, ran.Sub(ready).Round(time.Millisecond),
@@ -257,6 +267,8 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("tus across a reload", func(t *testing.T) { checkBrowserTus(t, env, c, res, app, access, tusData) })
+
 	t.Run("metrics", func(t *testing.T) {
 		_, body := c.do("GET", "/metrics", nil)
 		for series, least := range map[string]float64{
@@ -398,6 +410,7 @@ type browserResult struct {
 		Size              int    `json:"size"`
 		SHA256            string `json:"sha256"`
 	} `json:"download"`
+	Tus browserTus `json:"tus"`
 }
 
 // putAnswer is a gateway answer to fetch(PUT) as the page's script could read it.
@@ -473,8 +486,9 @@ type pageApp struct {
 	srv     *httptest.Server
 
 	mu     sync.Mutex
-	tokens map[string]string // "put", "media", "download" → the token minted last
+	tokens map[string]string // "put", "media", "download", "tus" → the token minted last
 	key    string            // the key of the last PUT token
+	tusKey string            // the key of the last tus token
 	errs   []string
 }
 
@@ -494,6 +508,11 @@ func newPageApp(t *testing.T) *pageApp {
 	})
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("POST /api/mint-put", app.mintPut)
+	mux.HandleFunc("POST /api/mint-tus", app.mintTus)
+	mux.HandleFunc("GET /tus.min.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeFile(w, r, tusBundle)
+	})
 	mux.HandleFunc("GET /api/status", app.status)
 	mux.HandleFunc("GET /api/media", func(w http.ResponseWriter, r *http.Request) {
 		app.mint(w, "media", map[string]any{"bucket": "assets", "key": mediaKey, "method": "GET", "max_hits": -1})
@@ -536,6 +555,7 @@ func (a *pageApp) mint(w http.ResponseWriter, purpose string, fields map[string]
 	var out struct {
 		Token    string `json:"token"`
 		URL      string `json:"url"`
+		TusURL   string `json:"tus_url,omitempty"`
 		Filename string `json:"filename"`
 	}
 	if err := a.control("POST", "/token", fields, http.StatusCreated, &out); err != nil {

@@ -6,6 +6,7 @@
 #   staticcheck            linter, same cache folder
 #   govulncheck            known-vulnerability check of the module's dependencies, same folder
 #   chromium, playwright-core  the real-browser test (scripts/browser-deps.sh: apt and npm ci)
+#   tus-js-client          the tus client tests, Node and browser (scripts/tus-deps.sh: npm ci)
 # The cache folder is $AG_BIN_DIR, default ~/.cache/assetgateway/bin (outside the repo).
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run Redis -v).
 #
@@ -55,6 +56,8 @@ go_tool staticcheck "$STATICCHECK"
 go_tool govulncheck "$GOVULNCHECK"
 # Debian's chromium and the pinned playwright-core for the real-browser test.
 scripts/browser-deps.sh
+# The pinned tus-js-client, for Node and for the page of the browser test.
+scripts/tus-deps.sh
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

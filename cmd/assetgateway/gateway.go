@@ -18,6 +18,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/tus"
 	"github.com/assetgateway/assetgateway/internal/upload"
 	"github.com/assetgateway/assetgateway/internal/uppy"
 )
@@ -33,6 +34,7 @@ type gateway struct {
 	store    token.Store           // timed by metrics
 	rawStore token.Store           // the store itself, closed last
 	backends map[string]objstore.Backend
+	budget   *objstore.UploadBudget // part buffers of every upload path, S3 PUTs and tus alike
 	metrics  *metrics.Metrics
 	pool     *callback.Pool
 	owners   map[string]upload.Owner // the owner of each kind of upload session, by Kind
@@ -92,7 +94,8 @@ func (g *gateway) openStore(ctx context.Context) {
 
 // openBackends opens one object store per bucket alias, timed by metrics.
 func (g *gateway) openBackends(ctx context.Context) error {
-	backends, err := openBuckets(ctx, g.cfg)
+	g.budget = objstore.NewUploadBudget(int64(g.cfg.Server.UploadMemory))
+	backends, err := openBuckets(ctx, g.cfg, g.budget)
 	if err != nil {
 		return err
 	}
@@ -156,6 +159,8 @@ func (g *gateway) newHandler() error {
 	}
 	direct := newUppy(cfg, g.backends, g.store, g.pool, ips.Of, g.log)
 	g.owners[uppy.Kind] = direct
+	resumable := newTus(cfg, g.store, g.backends, g.budget, g.pool, ips.Of, g.log)
+	g.owners[tus.Kind] = resumable
 	objects := proxy.New(proxy.Options{
 		Store:    g.store,
 		Buckets:  g.backends,
@@ -168,6 +173,7 @@ func (g *gateway) newHandler() error {
 		Tokens:        g.store,
 		Objects:       objects,
 		Uppy:          direct,
+		Tus:           resumable,
 		Buckets:       buckets,
 		Redirects:     redirects,
 		ControlTokens: cfg.Control.Tokens,

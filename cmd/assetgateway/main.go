@@ -68,10 +68,9 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format %q: want json or text", format)
 }
 
-// openBuckets builds one backend per alias.
-func openBuckets(ctx context.Context, cfg *config.Config) (map[string]objstore.Backend, error) {
+// openBuckets builds one backend per alias; budget bounds the part buffers of every upload.
+func openBuckets(ctx context.Context, cfg *config.Config, budget *objstore.UploadBudget) (map[string]objstore.Backend, error) {
 	out := make(map[string]objstore.Backend, len(cfg.Buckets))
-	budget := objstore.NewUploadBudget(int64(cfg.Server.UploadMemory)) // shared by every S3 alias
 	for alias, b := range cfg.Buckets {
 		switch b.Driver {
 		case config.DriverFile:

@@ -8,6 +8,8 @@
 //   AG_USER_DATA_DIR  a fresh, empty profile folder
 //   AG_UPLOAD_FILE    the file the page uploads; AG_UPLOAD_NAME and AG_UPLOAD_TYPE its name and type
 //   AG_SCREENSHOT     where to write the PNG screenshot
+// Optional:
+//   AG_TUS_FILE       a file the page uploads with tus-js-client, reloading itself mid-upload
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
@@ -104,6 +106,9 @@ try {
   log('screenshot', env.AG_SCREENSHOT);
   await page.screenshot({ path: env.AG_SCREENSHOT, fullPage: true, timeout: STEP_MS });
   result.screenshot = env.AG_SCREENSHOT;
+
+  // Last, after the screenshot: it reloads the page.
+  if (process.env.AG_TUS_FILE) result.tus = await tusAcrossReload(context, page, process.env.AG_TUS_FILE);
 } catch (e) {
   result.fatal = String(e && e.stack ? e.stack : e);
   process.exitCode = 1;
@@ -111,3 +116,35 @@ try {
   if (context) await context.close().catch((e) => log('close:', e.message));
 }
 process.stdout.write(JSON.stringify(result) + '\n');
+
+// tusAcrossReload starts a tus upload in the page with uploads slowed down (DevTools network
+// emulation), reloads the page once the first chunk is stored — the next chunk is then on its
+// way — and resumes the upload in the reloaded page. It returns both halves and every request
+// to /tus/ with its Upload-Offset, marked before or after the reload.
+// The file is given by path: Playwright hands the browser the file itself (a buffer would be
+// copied over at a few MB/s).
+async function tusAcrossReload(context, page, file) {
+  const began = Date.now();
+  log('tus');
+  const requests = [];
+  let phase = 'before';
+  page.on('request', (req) => {
+    if (!new URL(req.url()).pathname.startsWith('/tus/')) return;
+    requests.push({ phase, method: req.method(), offset: req.headers()['upload-offset'] ?? null });
+  });
+  const cdp = await context.newCDPSession(page);
+  const throttle = (uploadThroughput) => cdp.send('Network.emulateNetworkConditions',
+    { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+  await cdp.send('Network.enable');
+  await page.setInputFiles('#tusfile', file);
+  await throttle(4 << 20); // bytes per second: a 2 MiB chunk takes about half a second
+  const started = await page.evaluate(() => window.ag.tusStart());
+  phase = 'after';
+  log('tus: reload');
+  await page.reload({ waitUntil: 'load' });
+  await throttle(-1);
+  await page.setInputFiles('#tusfile', file);
+  const resumed = await page.evaluate(() => window.ag.tusResume());
+  log(`tus: done in ${Date.now() - began} ms`);
+  return { started, resumed, requests };
+}

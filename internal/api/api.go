@@ -18,6 +18,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/tus"
 )
 
 // Tokens is what the control API needs from the token store.
@@ -48,6 +49,15 @@ type Uppy interface {
 	Direct(alias string) bool
 }
 
+// Tus serves tus resumable uploads: /tus/{token} and /tus/{token}/{upload} (internal/tus).
+type Tus interface {
+	Options(w http.ResponseWriter, r *http.Request) error
+	Create(w http.ResponseWriter, r *http.Request) error
+	Head(w http.ResponseWriter, r *http.Request) error
+	Patch(w http.ResponseWriter, r *http.Request) error
+	Terminate(w http.ResponseWriter, r *http.Request) error
+}
+
 // Bucket is what the control API needs from one bucket alias: a live HEAD for /status.
 type Bucket interface {
 	Head(ctx context.Context, key string, c objstore.Conditions) (objstore.ObjectInfo, error)
@@ -70,7 +80,9 @@ type Options struct {
 	Tokens  Tokens
 	Objects Objects
 	// Uppy serves /uppy/…; nil: no such routes, and no uppy_endpoint in PUT tokens.
-	Uppy    Uppy
+	Uppy Uppy
+	// Tus serves /tus/…; nil: no tus routes, and no tus_url in minted PUT tokens.
+	Tus     Tus
 	Buckets map[string]Bucket
 	// ControlTokens are the accepted Bearer tokens; at least one.
 	ControlTokens []string
@@ -112,6 +124,7 @@ type API struct {
 	tokens    Tokens
 	objects   Objects
 	uppy      Uppy
+	tus       Tus
 	buckets   map[string]Bucket
 	redirects map[string]bool
 	control   [][sha256.Size]byte // SHA-256 of each control token
@@ -138,6 +151,7 @@ func New(o Options) *API {
 		tokens:    o.Tokens,
 		objects:   o.Objects,
 		uppy:      o.Uppy,
+		tus:       o.Tus,
 		buckets:   o.Buckets,
 		redirects: o.Redirects,
 		host:      strings.TrimRight(o.Host, "/"),
@@ -216,6 +230,14 @@ func (a *API) routes() {
 		m.HandleFunc("DELETE /uppy/{token}/s3/multipart/{upload}", a.handle(u.Abort))
 		m.HandleFunc("OPTIONS /uppy/{token}/{rest...}", a.handle(a.uppyPreflight))
 	}
+	if a.tus != nil {
+		m.HandleFunc("POST /tus/{token}", a.handle(a.tus.Create))
+		m.HandleFunc("OPTIONS /tus/{token}", a.handle(a.tusOptions))
+		m.HandleFunc("HEAD /tus/{token}/{upload}", a.handle(a.tus.Head))
+		m.HandleFunc("PATCH /tus/{token}/{upload}", a.handle(a.tus.Patch))
+		m.HandleFunc("DELETE /tus/{token}/{upload}", a.handle(a.tus.Terminate))
+		m.HandleFunc("OPTIONS /tus/{token}/{upload}", a.handle(a.tusOptions))
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -235,12 +257,18 @@ func isControl(path string) bool {
 // methods and paths under /token reveal nothing without a control token), and the mux's own
 // 404 and 405 answers get the contract's JSON shape.
 func (a *API) route(w *responseWriter, r *http.Request) {
-	// Uppy's endpoints check tokens as /object does: the same CORS, limiter and 404s.
-	object := (strings.HasPrefix(r.URL.Path, "/object/") || strings.HasPrefix(r.URL.Path, "/uppy/")) &&
+	tusPath := strings.HasPrefix(r.URL.Path, "/tus/")
+	if tusPath {
+		w.Header().Set("Tus-Resumable", tus.Version) // every tus answer, errors included
+	}
+	// Uppy's and tus's endpoints check tokens as /object does: the same CORS, limiter and 404s.
+	// A tus OPTIONS that is no CORS preflight looks the token up too.
+	object := (strings.HasPrefix(r.URL.Path, "/object/") || strings.HasPrefix(r.URL.Path, "/uppy/") || tusPath) &&
 		r.Method != http.MethodOptions
 	if object {
 		a.cors.allow(w, r) // set before anything is written: errors are readable too
 	}
+	object = object || tusPath
 	control := isControl(r.URL.Path)
 	if control || object {
 		// A client over its failure budget is refused everything on these surfaces, a

@@ -124,6 +124,7 @@ func (a *API) mintBatch(w http.ResponseWriter, r *http.Request, items []token.It
 		ExpireAt int64  `json:"expire_at,omitempty"`
 		URL      string `json:"url,omitempty"`
 		Uppy     string `json:"uppy_endpoint,omitempty"`
+		TusURL   string `json:"tus_url,omitempty"`
 		Code     string `json:"code,omitempty"`
 		Message  string `json:"message,omitempty"`
 	}
@@ -136,7 +137,7 @@ func (a *API) mintBatch(w http.ResponseWriter, r *http.Request, items []token.It
 		}
 		out[i] = result{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
 			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token),
-			Uppy: a.uppyEndpoint(it.Token, &it.Record)}
+			Uppy: a.uppyEndpoint(it.Token, &it.Record), TusURL: a.tusURL(it.Token, it.Record)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil

@@ -88,6 +88,7 @@ type tokenView struct {
 	Disposition  string            `json:"disposition,omitempty"`
 	CacheControl string            `json:"cache_control,omitempty"`
 	UppyEndpoint string            `json:"uppy_endpoint,omitempty"`
+	TusURL       string            `json:"tus_url,omitempty"`
 }
 
 // statusView is GET /token/{token}/status.
@@ -118,7 +119,7 @@ func (a *API) view(tok string, rec token.Record) tokenView {
 		Callback: rec.Callback, URL: a.objectURL(tok),
 		Prefix: rec.Prefix, Delivery: rec.Delivery, ContentTypes: rec.ContentTypes, SHA256: rec.SHA256,
 		Metadata: rec.Metadata, IfNoneMatch: rec.IfNoneMatch, IP: rec.IPs, Disposition: rec.Disposition,
-		CacheControl: rec.CacheControl, UppyEndpoint: a.uppyEndpoint(tok, &rec),
+		CacheControl: rec.CacheControl, UppyEndpoint: a.uppyEndpoint(tok, &rec), TusURL: a.tusURL(tok, rec),
 	}
 }
 
@@ -143,7 +144,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		ExpireAt int64  `json:"expire_at"`
 		URL      string `json:"url"`
 		Uppy     string `json:"uppy_endpoint,omitempty"`
-	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.uppyEndpoint(tok, &rec)})
+		TusURL   string `json:"tus_url,omitempty"`
+	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.uppyEndpoint(tok, &rec), a.tusURL(tok, rec)})
 	return nil
 }
 

@@ -3,9 +3,11 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/tus"
 )
 
 // CORS lets page scripts on other origins use /object URLs.
@@ -69,7 +71,11 @@ func (p *cors) allow(w http.ResponseWriter, r *http.Request) bool {
 	default:
 		return false
 	}
-	hdr.Set("Access-Control-Expose-Headers", corsExpose)
+	if strings.HasPrefix(r.URL.Path, "/tus/") {
+		hdr.Set("Access-Control-Expose-Headers", tus.ResponseHeaders)
+	} else {
+		hdr.Set("Access-Control-Expose-Headers", corsExpose)
+	}
 	return true
 }
 

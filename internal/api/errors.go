@@ -78,7 +78,7 @@ func classify(err error) *Error {
 		return e
 	}
 	var he interface {
-		HTTPError() (status int, code, message string) // internal/uppy's errors
+		HTTPError() (status int, code, message string) // internal/uppy's and internal/tus's errors
 	}
 	if errors.As(err, &he) {
 		status, code, msg := he.HTTPError()

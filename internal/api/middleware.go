@@ -105,7 +105,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		var ctx context.Context
 		ctx, timing = metrics.WithTiming(r.Context())
 		r = r.WithContext(ctx)
-		if r.Method == http.MethodPut && r.Body != nil {
+		if (r.Method == http.MethodPut || r.Method == http.MethodPatch) && r.Body != nil {
 			upload = &countingBody{ReadCloser: r.Body}
 			r.Body = upload
 		}
@@ -127,7 +127,8 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.Pattern, "GET /object/") && (rw.status == http.StatusOK || rw.status == http.StatusPartialContent) {
 				a.metrics.Bytes("out", rw.bytes)
 			}
-			if upload != nil && strings.HasPrefix(r.Pattern, "PUT /object/") && rw.status == http.StatusOK {
+			if upload != nil && (strings.HasPrefix(r.Pattern, "PUT /object/") && rw.status == http.StatusOK ||
+				strings.HasPrefix(r.Pattern, "PATCH /tus/") && rw.status == http.StatusNoContent) {
 				a.metrics.Bytes("in", upload.n)
 			}
 		}

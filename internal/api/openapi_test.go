@@ -70,7 +70,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	codes := []string{"bad_request", "unauthorized", "forbidden", "token_not_found", "object_not_found", "not_found",
 		"method_not_allowed", "token_exists", "hits_exceeded", "token_expired", "precondition_failed", "size_exceeded",
 		"request_too_large", "request_timeout", "range_not_satisfiable", "too_many_requests", "internal_error", "upstream_error", "store_unavailable",
-		"unsupported_media_type", "checksum_mismatch", "upload_locked"}
+		"unsupported_media_type", "checksum_mismatch",
+		"upload_not_found", "upload_expired", "offset_mismatch", "upload_locked", "unsupported_version"}
 	var enum []string
 	for _, v := range doc.Components.Schemas["Error"].Value.Properties["code"].Value.Enum {
 		enum = append(enum, v.(string))
@@ -230,6 +231,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		Tokens:        g.store,
 		Objects:       objects,
 		Uppy:          uppyHandler,
+		Tus:           oasTus(g, map[string]objstore.Backend{"local": files, "broken": broken}),
 		Buckets:       map[string]api.Bucket{"local": files, "broken": broken, "direct": direct},
 		ControlTokens: []string{oasControl},
 		Host:          g.url,
@@ -919,6 +921,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		g.do(t, oasCall{method: "GET", path: "/token/x", control: true, invalidRequest: true}, 404)
 	})
 
+	t.Run("tus", func(t *testing.T) { g.exerciseTus(t) })
+
 	t.Run("callbacks", func(t *testing.T) {
 		e := g.do(t, oasCall{method: "GET", path: "/callbacks/failed?limit=10", control: true}, 200)
 		if list := e.json(t)["failed"].([]any); len(list) != 1 {
@@ -998,6 +1002,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		} {
 			limited.do(t, c, 429)
 		}
+		limitedTus(t, limited)
 		// A valid control token is refused too until the budget refills (no oracle).
 		limited.do(t, oasCall{method: "GET", path: "/token/openapi-unknown-token-01", control: true}, 429)
 	})

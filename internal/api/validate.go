@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
 // Field limits of POST /token.
@@ -105,6 +106,8 @@ func (m *minting) checkObject() {
 		m.bad("key", "required (or prefix)")
 	} else if msg != "" {
 		m.bad(field, "%s", msg)
+	} else if scratch(field, path) {
+		m.bad(field, "keys under %q are reserved for uploads in progress", upload.ScratchPrefix)
 	} else if kc, ok := m.bucket.(KeyChecker); ok {
 		// A file bucket's keys are paths: a prefix must be a path too, but may end in "/".
 		if err := kc.CheckKey(strings.TrimSuffix(path, "/")); err != nil {
@@ -112,6 +115,15 @@ func (m *minting) checkObject() {
 		}
 	}
 	m.rec.Key, m.rec.Prefix = req.Key, req.Prefix
+}
+
+// scratch reports whether a key, or the folder a prefix names (prefixes match whole
+// segments), lies under the scratch space of uploads in progress.
+func scratch(field, path string) bool {
+	if field == "prefix" {
+		path = strings.TrimSuffix(path, "/") + "/"
+	}
+	return strings.HasPrefix(path, upload.ScratchPrefix)
 }
 
 // checkFilename: the name goes into Content-Disposition; a Unicode format character (a bidi

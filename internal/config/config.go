@@ -20,6 +20,7 @@ type Config struct {
 	Token       Token                 `yaml:"token"`
 	Callback    Callback              `yaml:"callback"`
 	Uploads     Uploads               `yaml:"uploads"`
+	Tus         Tus                   `yaml:"tus"`
 }
 
 // Server configures the HTTP listener.
@@ -254,6 +255,13 @@ type Uploads struct {
 	JanitorInterval time.Duration `yaml:"janitor_interval"`
 }
 
+// Tus configures tus resumable uploads (/tus/{token}).
+type Tus struct {
+	// UploadTTL bounds an upload's life: it expires (Upload-Expires) at the earlier of its
+	// token's expire_at and its creation plus UploadTTL.
+	UploadTTL time.Duration `yaml:"upload_ttl"`
+}
+
 // Callback configures webhook delivery.
 type Callback struct {
 	// Workers is the number of concurrent deliveries per gateway process.
@@ -317,6 +325,7 @@ func Default() Config {
 			PerHost:   4,
 		},
 		Uploads: Uploads{JanitorInterval: time.Minute},
+		Tus:     Tus{UploadTTL: 24 * time.Hour},
 	}
 }
 

@@ -218,6 +218,8 @@ func TestValidate(t *testing.T) {
 		{"workers 1025", func(c *Config) { c.Callback.Workers = 1025 }, "callback.workers: must be between 1 and 1024"},
 		{"janitor interval 0", func(c *Config) { c.Uploads.JanitorInterval = 0 }, "uploads.janitor_interval: must be between 1s and 1h"},
 		{"janitor interval 2h", func(c *Config) { c.Uploads.JanitorInterval = 2 * time.Hour }, "uploads.janitor_interval: must be between 1s and 1h"},
+		{"tus upload ttl 0", func(c *Config) { c.Tus.UploadTTL = 0 }, "tus.upload_ttl: must be between 1s and 168h"},
+		{"tus upload ttl 8 days", func(c *Config) { c.Tus.UploadTTL = 8 * 24 * time.Hour }, "tus.upload_ttl: must be between 1s and 168h"},
 		{"callback timeout zero", func(c *Config) { c.Callback.Timeout = 0 }, "callback.timeout: must be greater than zero"},
 		{"no retries", func(c *Config) { c.Callback.Retries = nil }, ""},
 		{"zero retry delay", func(c *Config) { c.Callback.Retries = []time.Duration{time.Second, 0} }, "callback.retries[1]: must be greater than zero"},

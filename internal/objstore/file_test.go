@@ -376,6 +376,40 @@ func TestNewFile(t *testing.T) {
 			t.Errorf("recent temporary file removed: %v", err)
 		}
 	})
+	t.Run("removes stale multipart uploads", func(t *testing.T) {
+		root := t.TempDir()
+		f, err := NewFile(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		var dirs []string
+		for _, key := range []string{"stale", "fresh"} {
+			id, err := f.CreateMultipart(ctx, key, MultipartOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.UploadPart(ctx, key, id, 1, onlyReader([]byte("part")), 4); err != nil {
+				t.Fatal(err)
+			}
+			dirs = append(dirs, filepath.Join(root, filepath.FromSlash(mpuDir), id))
+		}
+		f.Close()
+		old := time.Now().Add(-2 * staleTmpAge)
+		if err := os.Chtimes(dirs[0], old, old); err != nil {
+			t.Fatal(err)
+		}
+		if f, err = NewFile(root); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("an upload untouched for two days is still there: %v", err)
+		}
+		if _, err := os.Stat(dirs[1]); err != nil {
+			t.Errorf("a recent upload was removed: %v", err)
+		}
+	})
 }
 
 func TestFileCheck(t *testing.T) {

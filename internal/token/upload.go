@@ -86,13 +86,16 @@ type Uploads interface {
 	// ExpiredUploads returns up to limit uploads due at now — past their ExpiresAt, or whose
 	// token (generation) is gone — each claimed and locked for the caller for UploadClaim, so
 	// that replicas asking at once get different ones. An upload whose lock another holder
-	// has is left for a later call.
+	// has is left for a call a few seconds later.
 	ExpiredUploads(ctx context.Context, now time.Time, limit int) ([]Due, error)
 }
 
 // UploadClaim is how long an upload handed out by ExpiredUploads stays claimed (and locked)
 // for the caller: if it neither deletes nor unlocks it by then, another call can have it.
 const UploadClaim = 2 * time.Minute
+
+// uploadBusyRetry is when ExpiredUploads looks again at a due upload that a writer holds.
+const uploadBusyRetry = 5 * time.Second
 
 // uploadGrace keeps an upload's record at least this long past its ExpiresAt, whatever the
 // token's retention, so that the janitor still finds what to clean up.

@@ -205,7 +205,7 @@ func (s *MemoryStore) ExpiredUploads(ctx context.Context, now time.Time, limit i
 			delete(s.uploads.due, member)
 			continue
 		case m.holder != "" && s.now().Before(m.lockUntil):
-			s.uploads.due[member] = now.Add(UploadClaim).UnixMilli()
+			s.uploads.due[member] = now.Add(uploadBusyRetry).UnixMilli() // a writer has it
 			continue
 		case s.alive(tokenID, m) && m.u.ExpiresAt > nowMS:
 			s.uploads.due[member] = m.u.ExpiresAt // not due: the index was behind

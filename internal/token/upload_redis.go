@@ -336,7 +336,8 @@ func (s *RedisStore) ExpiredUploads(ctx context.Context, now time.Time, limit in
 		case "gone":
 			s.c.ZRem(ctx, s.dueKey(), m)
 			continue
-		case "busy":
+		case "busy": // a writer has it: look again soon, not only once the claim has run out
+			s.c.ZAdd(ctx, s.dueKey(), redis.Z{Score: float64(now.Add(uploadBusyRetry).UnixMilli()), Member: m})
 			continue
 		}
 		u, err := decodeUpload(id, res[1])

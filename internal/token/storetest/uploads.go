@@ -367,6 +367,13 @@ func testUploadExpired(t *testing.T, newStore Factory) {
 	if ids, _ := dueIDs(t, s, now.Add(2*time.Hour), tok); !slices.Equal(ids, []string{later.ID}) {
 		t.Fatalf("due two hours on: got %v, want only %v (b's claimant still holds its lock)", ids, later.ID)
 	}
+	// The upload a writer holds is looked at again within seconds, and handed out once free.
+	if err := s.UnlockUpload(ctx, id, busy.ID, "writer"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := dueIDs(t, s, now.Add(2*time.Hour+10*time.Second), tok); !slices.Equal(ids, []string{busy.ID}) {
+		t.Fatalf("due 10s later, the writer gone: got %v, want %v", ids, []string{busy.ID})
+	}
 }
 
 // testUploadTokenDeletedIsDue: deleting a token makes its uploads due at once.
