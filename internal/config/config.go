@@ -20,6 +20,7 @@ type Config struct {
 	Token       Token                 `yaml:"token"`
 	Callback    Callback              `yaml:"callback"`
 	Uploads     Uploads               `yaml:"uploads"`
+	S3API       S3API                 `yaml:"s3api"`
 }
 
 // Server configures the HTTP listener.
@@ -310,6 +311,7 @@ func Default() Config {
 			PerHost:   4,
 		},
 		Uploads: Uploads{JanitorInterval: time.Minute},
+		S3API:   S3API{Region: "us-east-1"},
 	}
 }
 

@@ -67,6 +67,7 @@ func (c *Config) check() problems {
 	notNegative(&ps, "token.retention", c.Token.Retention)
 	c.Callback.check(&ps)
 	between(&ps, "uploads.janitor_interval", c.Uploads.JanitorInterval, time.Second, time.Hour)
+	c.S3API.check(&ps, c.Server.Listen)
 	return ps
 }
 
