@@ -111,7 +111,9 @@ func New(o Options) *Handler {
 // (refunds, upload marks, webhook enqueues): they run on a context detached from the request.
 const afterwardTimeout = 5 * time.Second
 
-func afterward(r *http.Request) (context.Context, context.CancelFunc) {
+// Afterward is the context of such a call for request r: r's values, not its cancellation,
+// bounded by afterwardTimeout.
+func Afterward(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(r.Context()), afterwardTimeout)
 }
 
@@ -122,7 +124,8 @@ func (h *Handler) access(r *http.Request, method string, contentLength int64) (*
 	if !token.WellFormed(tok) {
 		return nil, nil, token.ErrNotFound // indistinguishable from an unknown token
 	}
-	g, err := h.store.Access(r.Context(), tok, token.Request{Method: method, ContentLength: contentLength, Admit: h.admit(r)})
+	admit := Admit(r, r.Method, h.clientIP, h.now)
+	g, err := h.store.Access(r.Context(), tok, token.Request{Method: method, ContentLength: contentLength, Admit: admit})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil, nil, ErrClientGone
@@ -142,7 +145,7 @@ func (h *Handler) refund(r *http.Request, g *token.Grant) {
 	if !g.Consumed {
 		return
 	}
-	ctx, cancel := afterward(r)
+	ctx, cancel := Afterward(r)
 	defer cancel()
 	if err := h.store.Refund(ctx, g); err != nil {
 		h.log.Warn("refund_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
@@ -186,7 +189,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	if p, ttl, ok := h.redirecting(&g.Record, be); ok {
 		return h.redirectGet(w, r, g, p, ttl, key)
 	}
-	opts := objstore.GetOptions{Range: byterange.Parse(r.Header.Get("Range")), Conditions: conditions(r)}
+	opts := objstore.GetOptions{Range: byterange.Parse(r.Header.Get("Range")), Conditions: Conditions(r)}
 	obj, err := be.Get(r.Context(), key, opts)
 	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
 		// The object changed since the client's partial copy: it gets the whole new one.
@@ -201,7 +204,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 		}
 		var nm *objstore.NotModifiedError
 		if errors.As(err, &nm) {
-			notModified(w, nm.Info)
+			NotModified(w, nm.Info)
 			return nil
 		}
 		var re *objstore.RangeError
@@ -213,7 +216,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	defer obj.Body.Close()
 
 	hdr := w.Header()
-	setObjectHeaders(hdr, &g.Record, obj.ObjectInfo)
+	ObjectHeaders(hdr, &g.Record, obj.ObjectInfo)
 	hdr.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
 	status := http.StatusOK
 	if obj.Partial {
@@ -222,7 +225,7 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(status)
 
-	n, readErr, writeErr := copyBody(w, obj.Body)
+	n, readErr, writeErr := CopyBody(w, obj.Body)
 	if n != obj.Length || readErr != nil || writeErr != nil {
 		// The status line is out: the only honest signal left is to cut the connection so
 		// the client sees a short body, never a clean end.
@@ -254,20 +257,20 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	info, err := be.Head(r.Context(), key, conditions(r))
+	info, err := be.Head(r.Context(), key, Conditions(r))
 	if err != nil {
 		if r.Context().Err() != nil {
 			return ErrClientGone
 		}
 		var nm *objstore.NotModifiedError
 		if errors.As(err, &nm) {
-			notModified(w, nm.Info)
+			NotModified(w, nm.Info)
 			return nil
 		}
 		return upstream(err)
 	}
 	hdr := w.Header()
-	setObjectHeaders(hdr, &g.Record, info)
+	ObjectHeaders(hdr, &g.Record, info)
 	hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
 	h.notify(r, r.Method, g, key, http.StatusOK, info.Size, info.ETag)
@@ -294,26 +297,26 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 	if rec.SHA256 != "" {
 		in.SHA256, _ = hex.DecodeString(rec.SHA256) // validated when the token was minted
 	}
-	body := &limitedBody{r: r.Body, limit: rec.Size}
+	body := NewLimitedBody(r.Body, rec.Size)
 	in.Body = body
 	res, err := be.Put(r.Context(), in)
 	if err != nil {
 		h.refund(r, g)
 		switch {
-		case body.tooLarge:
+		case body.TooLarge():
 			return token.ErrSizeExceeded
-		case errors.Is(body.err, edge.ErrBodyTimeout):
+		case errors.Is(body.Err(), edge.ErrBodyTimeout):
 			// Cut by the gateway, which may also have ended the request's context: the
 			// client is still there to read the 408.
-			return &BodyError{Err: body.err}
+			return &BodyError{Err: body.Err()}
 		case r.Context().Err() != nil:
 			return ErrClientGone
-		case body.err != nil:
-			return &BodyError{Err: body.err}
+		case body.Err() != nil:
+			return &BodyError{Err: body.Err()}
 		}
 		return upstream(err)
 	}
-	ctx, cancel := afterward(r)
+	ctx, cancel := Afterward(r)
 	defer cancel()
 	if err := h.store.MarkUploaded(ctx, g); err != nil {
 		// The object is stored and the hit is spent; only the status flag is missing.
@@ -354,11 +357,22 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
 // notify queues the token's webhook, if it has one and the grant says so (a HEAD fires it at
 // most once per token.HeadNotifyInterval).
 func (h *Handler) notify(r *http.Request, method string, g *token.Grant, key string, status int, size int64, etag string) {
-	rec := &g.Record
-	if rec.Callback == "" || h.notifier == nil || !g.Notify {
+	if g.Record.Callback == "" || h.notifier == nil || !g.Notify {
 		return
 	}
-	ev := callback.Event{
+	ev := AccessEvent(r, h.clientIP(r), method, &g.Record, key, status, size, etag, h.now())
+	ctx, cancel := Afterward(r)
+	defer cancel()
+	if err := h.notifier.Enqueue(ctx, g.Record.Callback, ev); err != nil {
+		h.log.Warn("callback_enqueue_failed", "request_id", ev.RequestID, "error", err)
+	}
+}
+
+// AccessEvent is the asset.access event of request r, from clientIP, to key through a token
+// with record rec: method is the token method it stands for (GET, HEAD, PUT, DELETE, LIST),
+// status, size and etag what it delivered or stored.
+func AccessEvent(r *http.Request, clientIP, method string, rec *token.Record, key string, status int, size int64, etag string, now time.Time) callback.Event {
+	return callback.Event{
 		Event:     callback.EventAccess,
 		Method:    method,
 		Status:    status,
@@ -367,15 +381,10 @@ func (h *Handler) notify(r *http.Request, method string, g *token.Grant, key str
 		Size:      size,
 		ETag:      etag,
 		Range:     r.Header.Get("Range"),
-		ClientIP:  h.clientIP(r),
+		ClientIP:  clientIP,
 		UserAgent: r.UserAgent(),
 		Referer:   r.Referer(),
 		RequestID: r.Header.Get("X-Request-Id"),
-		Timestamp: h.now().Unix(),
-	}
-	ctx, cancel := afterward(r)
-	defer cancel()
-	if err := h.notifier.Enqueue(ctx, rec.Callback, ev); err != nil {
-		h.log.Warn("callback_enqueue_failed", "request_id", ev.RequestID, "error", err)
+		Timestamp: now.Unix(),
 	}
 }
