@@ -87,7 +87,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, b
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListed {
-			h.refund(r, g)
+			h.Refund(r, g)
 			return fmt.Errorf("%w: limit must be 1 to %d", ErrBadPath, maxListed)
 		}
 		limit = n
@@ -95,7 +95,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, b
 	dir := Folder(g.Record.Prefix)
 	page, err := be.List(r.Context(), dir, q.Get("after"), limit)
 	if err != nil {
-		h.refund(r, g)
+		h.Refund(r, g)
 		if r.Context().Err() != nil {
 			return ErrClientGone
 		}
@@ -128,7 +128,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, b
 	if r.Method == http.MethodHead {
 		method = http.MethodHead
 	}
-	h.notify(r, method, g, g.Record.Prefix, http.StatusOK, 0, "")
+	h.Notify(r, method, g, g.Record.Prefix, http.StatusOK, 0, "")
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(body)
 	return err
