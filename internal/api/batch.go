@@ -59,6 +59,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	callbackErrs := a.checkCallbacks(r.Context(), callbacks) // every host looked up at once
 	items := make([]token.Item, len(body.Tokens))
+	s3s := make([]*s3View, len(body.Tokens))
 	seen := make(map[string]int, len(body.Tokens))
 	for i := range reqs {
 		if !decoded[i] {
@@ -75,6 +76,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 			}
 			seen[t] = i
 		}
+		s3s[i] = a.issueS3(reqs[i].S3, tok, &rec)
 		items[i] = token.Item{Token: tok, Record: rec}
 	}
 	if len(problems) > 0 {
@@ -89,14 +91,15 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	type result struct {
-		Status   int    `json:"status"`
-		Token    string `json:"token,omitempty"`
-		Method   string `json:"method,omitempty"`
-		Filename string `json:"filename,omitempty"`
-		ExpireAt int64  `json:"expire_at,omitempty"`
-		URL      string `json:"url,omitempty"`
-		Code     string `json:"code,omitempty"`
-		Message  string `json:"message,omitempty"`
+		Status   int     `json:"status"`
+		Token    string  `json:"token,omitempty"`
+		Method   string  `json:"method,omitempty"`
+		Filename string  `json:"filename,omitempty"`
+		ExpireAt int64   `json:"expire_at,omitempty"`
+		URL      string  `json:"url,omitempty"`
+		Code     string  `json:"code,omitempty"`
+		Message  string  `json:"message,omitempty"`
+		S3       *s3View `json:"s3,omitempty"`
 	}
 	out := make([]result, len(items))
 	for i, it := range items {
@@ -106,7 +109,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		out[i] = result{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
-			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token)}
+			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token), S3: s3s[i]}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil

@@ -62,6 +62,7 @@ type createRequest struct {
 	IP           []string          `json:"ip"`
 	Disposition  string            `json:"disposition"`
 	CacheControl string            `json:"cache_control"`
+	S3           bool              `json:"s3"`
 }
 
 // tokenView is a token record on the wire (GET /token/{token}).
@@ -122,17 +123,19 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if len(problems) > 0 {
 		return badRequest(strings.Join(problems, "; "))
 	}
+	s3 := a.issueS3(req.S3, tok, &rec)
 	if err := a.tokens.Create(r.Context(), tok, rec); err != nil {
 		return err
 	}
 	w.Header().Set("Location", a.host+"/token/"+tok)
 	writeJSON(w, http.StatusCreated, struct {
-		Token    string `json:"token"`
-		Method   string `json:"method"`
-		Filename string `json:"filename"`
-		ExpireAt int64  `json:"expire_at"`
-		URL      string `json:"url"`
-	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok)})
+		Token    string  `json:"token"`
+		Method   string  `json:"method"`
+		Filename string  `json:"filename"`
+		ExpireAt int64   `json:"expire_at"`
+		URL      string  `json:"url"`
+		S3       *s3View `json:"s3,omitempty"`
+	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), s3})
 	return nil
 }
 
