@@ -26,6 +26,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/s3api"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/upload"
 )
@@ -129,6 +130,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	timedStore := m.InstrumentStore(store)
 	owners := map[string]upload.Owner{} // the owner of each kind of upload session, by Kind
+	s3Kind, s3Janitor := s3Owner(backends)
+	owners[s3Kind] = s3Janitor
 
 	secrets := []string{}
 	for _, s := range []string{cfg.Callback.Secret, cfg.Callback.PreviousSecret} {
@@ -184,6 +187,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Callbacks:     guard,
 		DeadLetters:   pool,
 		CORS:          api.CORS{AllowedOrigins: cfg.Server.CORS.AllowedOrigins, MaxAge: cfg.Server.CORS.MaxAge},
+		S3:            s3Credentials(cfg),
 		Metrics:       m,
 		Ready:         ready,
 		Advisory:      advisory,
@@ -196,6 +200,11 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	s3srv, err := newS3Server(cfg, s3api.Options{Store: timedStore, Objects: objects, Buckets: backends, ClientIP: ips.Of, Metrics: m}, log)
+	if err != nil {
+		srv.ln.Close() // not serving yet: its listener is all there is to close
+		return err
+	}
 
 	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPool()
@@ -205,6 +214,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer stopJanitor()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.serve() }()
+	s3srv.start(log)
 
 	storeKind := "redis"
 	if cfg.Redis.Embedded() {
@@ -222,6 +232,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	select {
 	case <-ctx.Done():
 	case serveErr = <-serveDone:
+	case <-s3srv.Done():
+		serveErr = s3srv.Err()
 	}
 	log.Info("shutting_down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
@@ -230,6 +242,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Warn("shutdown_incomplete", "error", err)
 		srv.Close()
 	}
+	s3srv.shutdown(sctx, log)
 	stopJanitor()
 	stopPool()
 	if err := <-poolDone; err != nil && !errors.Is(err, context.Canceled) {
