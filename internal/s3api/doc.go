@@ -36,7 +36,9 @@
 //	any     ListBuckets (the token's one alias), HeadBucket and GetBucketLocation of it
 //
 // A GET or HEAD token may have a prefix instead of a key: then every key in the prefix's
-// folder. HeadObject is allowed to every token on its key or prefix, as HEAD is on /object.
+// folder. HeadObject is allowed to every token on its key or prefix, as HEAD is on /object;
+// so is, to a key token, a ListObjectsV2 of a prefix leading to its key, which lists that key
+// alone, as HeadObject sees it (`mc stat` lists before it looks).
 //
 // # Hits
 //

@@ -148,6 +148,8 @@ func (h *Handler) serve(c *call) error {
 		return h.putObject(c)
 	case opDeleteObject:
 		return h.deleteObject(c)
+	case opDeleteObjects:
+		return h.deleteObjects(c)
 	case opCreateMultipartUpload:
 		return h.createMultipart(c)
 	case opUploadPart:

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 
 	"github.com/assetgateway/assetgateway/internal/sigv4"
 )
@@ -18,7 +19,10 @@ import (
 // old credentials never come back with it.
 //
 //	access key ID = "AG" + token.ID(token) + nonce        (2 + 22 + 8 characters)
-//	secret        = base64url(HMAC-SHA256(server key, "assetgateway-s3api-v1\n" + access key ID))[:40]
+//	secret        = hex(HMAC-SHA256(server key, "assetgateway-s3api-v1\n" + access key ID))[:40]
+//
+// The secret is hex (160 bits): a base64 one may start with "-", which command lines such as
+// `mc alias set` read as a flag.
 type Keys struct {
 	server []byte
 }
@@ -50,7 +54,7 @@ func (k *Keys) secret(accessKeyID string) string {
 	m := hmac.New(sha256.New, k.server)
 	m.Write([]byte(secretSalt))
 	m.Write([]byte(accessKeyID))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:secretLen]
+	return hex.EncodeToString(m.Sum(nil))[:secretLen]
 }
 
 // Secret is the sigv4.Verifier's Secret: it derives the secret of any access key ID that
@@ -92,10 +96,5 @@ func logID(tokenID string) string {
 	if err != nil || len(b) < 6 {
 		return ""
 	}
-	const hex = "0123456789abcdef"
-	out := make([]byte, 12)
-	for i, c := range b[:6] {
-		out[2*i], out[2*i+1] = hex[c>>4], hex[c&15]
-	}
-	return string(out)
+	return hex.EncodeToString(b[:6])
 }

@@ -3,6 +3,8 @@ package s3api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,10 +102,12 @@ func (h *Handler) listObjects(c *call) error {
 	}
 	g, err := h.store.AccessID(c.r.Context(), c.tokenID, token.Request{Method: token.MethodList, ContentLength: -1,
 		S3: c.nonce, Admit: proxy.Admit(c.r, token.MethodList, h.clientIP, h.now)})
-	if err != nil {
-		if c.r.Context().Err() != nil {
-			return errClientGone
-		}
+	switch {
+	case err != nil && c.r.Context().Err() != nil:
+		return errClientGone
+	case errors.Is(err, token.ErrMethodNotAllowed):
+		return h.listOwnKey(c, l)
+	case err != nil:
 		return err
 	}
 	rec := &g.Record
@@ -127,6 +131,45 @@ func (h *Handler) listObjects(c *call) error {
 		return err
 	}
 	h.objects.Notify(c.r, token.MethodList, g, rec.Prefix, http.StatusOK, 0, "")
+	return writeXML(c.w, http.StatusOK, page.result(c.op.bucket, l))
+}
+
+// listOwnKey serves ListObjectsV2 for a key token (any method): a listing of its one key,
+// when the prefix asked for leads to it, as HeadObject sees it — free, as HEAD is. Some
+// clients list before they look (`mc stat` lists the key as a prefix, to tell a folder).
+func (h *Handler) listOwnKey(c *call, l listQuery) error {
+	r := c.r
+	g, err := h.store.AccessID(r.Context(), c.tokenID, token.Request{Method: token.MethodHead, ContentLength: -1,
+		S3: c.nonce, Admit: proxy.Admit(r, token.MethodHead, h.clientIP, h.now)})
+	switch {
+	case err != nil && r.Context().Err() != nil:
+		return errClientGone
+	case err != nil:
+		return err
+	case g.Record.Prefix != "":
+		return errNotGranted // a GET prefix token: LIST tokens list
+	case c.op.bucket != g.Record.Bucket || !strings.HasPrefix(g.Record.Key, l.prefix):
+		return errOtherKey
+	}
+	key := g.Record.Key
+	be := h.buckets[g.Record.Bucket]
+	if be == nil {
+		return fmt.Errorf("s3api: bucket alias %q is not configured", g.Record.Bucket)
+	}
+	info, err := be.Head(r.Context(), key, objstore.Conditions{})
+	var page listing
+	switch {
+	case errors.Is(err, objstore.ErrObjectNotFound):
+	case err != nil:
+		return err
+	case l.max == 0 || key <= l.after || l.skip != "" && strings.HasPrefix(key, l.skip):
+	case l.delimiter != "" && strings.Contains(key[len(l.prefix):], l.delimiter):
+		i := strings.Index(key[len(l.prefix):], l.delimiter)
+		page.prefixes = []string{key[:len(l.prefix)+i+len(l.delimiter)]}
+	default:
+		page.contents = []objstore.ListEntry{{Key: key, Size: info.Size, ETag: info.ETag, LastModified: info.LastModified}}
+	}
+	h.objects.Notify(r, token.MethodHead, g, key, http.StatusOK, info.Size, info.ETag)
 	return writeXML(c.w, http.StatusOK, page.result(c.op.bucket, l))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,6 +101,29 @@ func TestListURLEncoding(t *testing.T) {
 	}
 	if len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "pub/a%20b%26c" {
 		t.Fatalf("got %+v, want the key encoded as pub/a%%20b%%26c", out.Contents)
+	}
+}
+
+// TestListOwnKey: a key token lists its own key, and nothing else, for free.
+func TestListOwnKey(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	for _, k := range []string{"docs/a.txt", "docs/a.txt.bak", "docs/b.txt"} {
+		ts.bucket.Put(ctx, putInput(k, k))
+	}
+	tok, c := ts.mint(t, token.Record{Key: "docs/a.txt", Method: token.MethodGet, MaxHits: 1})
+	for _, tt := range []struct{ prefix, delimiter, want string }{
+		{"docs/a.txt", "/", "docs/a.txt"}, {"docs/", "", "docs/a.txt"}, {"", "/", "docs/"}, {"docs/a", "", "docs/a.txt"},
+	} {
+		keys, prefixes, _ := listAll(t, c, tt.prefix, tt.delimiter, 1000)
+		if got := strings.Join(append(keys, prefixes...), ","); got != tt.want {
+			t.Errorf("listing %q %q: got %q, want %q", tt.prefix, tt.delimiter, got, tt.want)
+		}
+	}
+	_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(testAlias), Prefix: aws.String("docs/b")})
+	wantAPIError(t, "a prefix beside the key", err, "AccessDenied", "another bucket or key")
+	if ts.used(t, tok) != 0 {
+		t.Fatalf("listing the own key cost %d hits, want none", ts.used(t, tok))
 	}
 }
 

@@ -1,7 +1,11 @@
 package s3api
 
 import (
+	"encoding/xml"
+	"errors"
 	"net/http"
+
+	"github.com/assetgateway/assetgateway/internal/sigv4"
 
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -56,4 +60,60 @@ func (h *Handler) deleteObject(c *call) error {
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// maxDeleteKeys and maxDeleteBody bound DeleteObjects, as S3 does.
+const (
+	maxDeleteKeys = 1000
+	maxDeleteBody = 2 << 20
+)
+
+// deleteObjects serves DeleteObjects (mc rm sends it for a single key): each key is a
+// DeleteObject of its own — its own hit, its own refusal in the answer.
+func (h *Handler) deleteObjects(c *call) error {
+	body, err := readBody(c, maxDeleteBody)
+	if err != nil {
+		return err
+	}
+	var req deleteRequest
+	if err := xml.Unmarshal(body, &req); err != nil || len(req.Objects) == 0 || len(req.Objects) > maxDeleteKeys {
+		return newError(codeMalformedXML, "The XML you provided was not well-formed or did not validate against our published schema.")
+	}
+	var res deleteResult
+	for _, o := range req.Objects {
+		one := *c
+		one.op = op{kind: opDeleteObject, bucket: c.op.bucket, key: o.Key}
+		var err error = errAccessDenied("Access Denied: versions are not served here")
+		if o.VersionID == "" {
+			err = h.deleteOne(&one)
+		}
+		switch e := translate(err); {
+		case e == nil && !req.Quiet:
+			res.Deleted = append(res.Deleted, deletedKey{Key: o.Key})
+		case errors.Is(e, errClientGone):
+			return e
+		case e != nil:
+			code, msg := sigv4.CodeInternalError, "We encountered an internal error. Please try again."
+			var se *sigv4.Error
+			if errors.As(e, &se) {
+				code, msg = se.Code, se.Message
+			} else {
+				h.log.Warn("s3_delete_failed", "request_id", c.reqID, "error", e)
+			}
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: code, Message: msg})
+		}
+	}
+	return writeXML(c.w, http.StatusOK, res)
+}
+
+// deleteOne is one key of DeleteObjects.
+func (h *Handler) deleteOne(c *call) error {
+	if len(c.op.key) > maxKeyBytes || c.op.key == "" {
+		return newError(codeKeyTooLong, "Your key is too long")
+	}
+	g, be, key, err := h.grant(c, token.MethodDelete, -1)
+	if err != nil {
+		return err
+	}
+	return h.objects.ServeDelete(c.r, g, be, key)
 }

@@ -13,7 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -227,5 +229,25 @@ func TestPrefixToken(t *testing.T) {
 			continue
 		}
 		wantAPIError(t, "GetObject "+key, err, want, "")
+	}
+}
+
+// TestDeleteObjects: each key is a DeleteObject of its own (mc rm sends DeleteObjects).
+func TestDeleteObjects(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	ts.bucket.Put(ctx, putInput("d/x", "x"))
+	tok, c := ts.mint(t, token.Record{Key: "d/x", Method: token.MethodDelete, MaxHits: 1})
+	out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(testAlias), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("d/x")}, {Key: aws.String("d/y")}, {Key: aws.String("d/x")}}}})
+	if err != nil {
+		t.Fatalf("DeleteObjects: %v", err)
+	}
+	if len(out.Deleted) != 1 || aws.ToString(out.Deleted[0].Key) != "d/x" || len(out.Errors) != 2 ||
+		aws.ToString(out.Errors[0].Code) != "AccessDenied" || !strings.Contains(aws.ToString(out.Errors[1].Message), "no hits left") {
+		t.Fatalf("DeleteObjects: deleted %+v, errors %+v", out.Deleted, out.Errors)
+	}
+	if _, err := ts.bucket.Head(ctx, "d/x", objstore.Conditions{}); err == nil || ts.used(t, tok) != 1 {
+		t.Fatalf("d/x still there (%v) or used_hits %d, want 1", err, ts.used(t, tok))
 	}
 }

@@ -25,6 +25,7 @@ const (
 	opCompleteMultipartUpload
 	opAbortMultipartUpload
 	opListParts
+	opDeleteObjects
 )
 
 var opNames = map[opKind]string{
@@ -32,7 +33,7 @@ var opNames = map[opKind]string{
 	opListObjectsV2: "ListObjectsV2", opGetObject: "GetObject", opHeadObject: "HeadObject",
 	opPutObject: "PutObject", opDeleteObject: "DeleteObject", opCreateMultipartUpload: "CreateMultipartUpload",
 	opUploadPart: "UploadPart", opCompleteMultipartUpload: "CompleteMultipartUpload",
-	opAbortMultipartUpload: "AbortMultipartUpload", opListParts: "ListParts",
+	opAbortMultipartUpload: "AbortMultipartUpload", opListParts: "ListParts", opDeleteObjects: "DeleteObjects",
 }
 
 func (k opKind) String() string { return opNames[k] }
@@ -67,6 +68,7 @@ var allowed = map[opKind][]string{
 	opCompleteMultipartUpload: {"uploadId"},
 	opAbortMultipartUpload:    {"uploadId"},
 	opListParts:               {"uploadId", "max-parts", "part-number-marker", "encoding-type"},
+	opDeleteObjects:           {"delete"},
 }
 
 // route names the operation of a path-style request: "/" is the service, "/{bucket}" a
@@ -92,7 +94,7 @@ func route(method, path string, q url.Values, h http.Header) (op, error) {
 		o.kind = objectOp(method, q)
 	}
 	if o.kind == 0 || h.Get("X-Amz-Copy-Source") != "" {
-		return o, errAccessDenied("Access Denied: these credentials serve GetObject, HeadObject, PutObject, DeleteObject, " +
+		return o, errAccessDenied("Access Denied: these credentials serve GetObject, HeadObject, PutObject, DeleteObject(s), " +
 			"the multipart calls, ListObjectsV2 and ListBuckets, within their token's grant; nothing else")
 	}
 	for name := range q {
@@ -117,6 +119,8 @@ func bucketOp(method string, q url.Values) opKind {
 	switch {
 	case method == http.MethodHead:
 		return opHeadBucket
+	case method == http.MethodPost && q.Has("delete"):
+		return opDeleteObjects
 	case method != http.MethodGet:
 		return 0
 	case q.Has("location"):

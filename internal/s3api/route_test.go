@@ -42,8 +42,8 @@ func TestRoute(t *testing.T) {
 		{"GET", "/b", false, 0, ""},                      // ListObjects v1
 		{"GET", "/b?list-type=2&versions", false, 0, ""}, // an unknown parameter
 		{"GET", "/b?uploads", false, 0, ""},              // ListMultipartUploads
-		{"POST", "/b?delete", false, 0, ""},              // DeleteObjects
-		{"PUT", "/b", false, 0, ""},                      // CreateBucket
+		{"POST", "/b?delete", false, opDeleteObjects, ""},
+		{"PUT", "/b", false, 0, ""}, // CreateBucket
 		{"DELETE", "/b", false, 0, ""},
 		{"GET", "/b/k?acl", false, 0, ""},
 		{"GET", "/b/k?versionId=1", false, 0, ""},

@@ -113,6 +113,31 @@ type partInfo struct {
 	Size         int64  `xml:"Size"`
 }
 
+// deleteRequest is DeleteObjects' request body.
+type deleteRequest struct {
+	Quiet   bool `xml:"Quiet"`
+	Objects []struct {
+		Key       string `xml:"Key"`
+		VersionID string `xml:"VersionId"`
+	} `xml:"Object"`
+}
+
+type deleteResult struct {
+	XMLName xml.Name      `xml:"http://s3.amazonaws.com/doc/2006-03-01/ DeleteResult"`
+	Deleted []deletedKey  `xml:"Deleted"`
+	Errors  []deleteError `xml:"Error"`
+}
+
+type deletedKey struct {
+	Key string `xml:"Key"`
+}
+
+type deleteError struct {
+	Key     string `xml:"Key"`
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
+}
+
 // writeXML answers v with status: a small document, marshalled whole.
 func writeXML(w http.ResponseWriter, status int, v any) error {
 	body, err := xml.Marshal(v)
