@@ -59,7 +59,6 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	callbackErrs := a.checkCallbacks(r.Context(), callbacks) // every host looked up at once
 	items := make([]token.Item, len(body.Tokens))
-	s3s := make([]*s3View, len(body.Tokens))
 	seen := make(map[string]int, len(body.Tokens))
 	for i := range reqs {
 		if !decoded[i] {
@@ -76,7 +75,6 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 			}
 			seen[t] = i
 		}
-		s3s[i] = a.issueS3(reqs[i].S3, tok, &rec)
 		items[i] = token.Item{Token: tok, Record: rec}
 	}
 	if len(problems) > 0 {
@@ -90,27 +88,35 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	type result struct {
-		Status   int     `json:"status"`
-		Token    string  `json:"token,omitempty"`
-		Method   string  `json:"method,omitempty"`
-		Filename string  `json:"filename,omitempty"`
-		ExpireAt int64   `json:"expire_at,omitempty"`
-		URL      string  `json:"url,omitempty"`
-		Code     string  `json:"code,omitempty"`
-		Message  string  `json:"message,omitempty"`
-		S3       *s3View `json:"s3,omitempty"`
-	}
-	out := make([]result, len(items))
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": a.batchResults(items, results)})
+	return nil
+}
+
+// batchResult is one item's result in the answer of POST /tokens.
+type batchResult struct {
+	Status   int     `json:"status"`
+	Token    string  `json:"token,omitempty"`
+	Method   string  `json:"method,omitempty"`
+	Filename string  `json:"filename,omitempty"`
+	ExpireAt int64   `json:"expire_at,omitempty"`
+	URL      string  `json:"url,omitempty"`
+	Code     string  `json:"code,omitempty"`
+	Message  string  `json:"message,omitempty"`
+	S3       *s3View `json:"s3,omitempty"`
+}
+
+// batchResults are the answer's results, one per item, in order: 201 with the POST /token
+// fields, or the item's refusal.
+func (a *API) batchResults(items []token.Item, results []error) []batchResult {
+	out := make([]batchResult, len(items))
 	for i, it := range items {
 		if results[i] != nil {
 			e := classify(results[i])
-			out[i] = result{Status: e.Status, Code: e.Code, Message: e.Message}
+			out[i] = batchResult{Status: e.Status, Code: e.Code, Message: e.Message}
 			continue
 		}
-		out[i] = result{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
-			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token), S3: s3s[i]}
+		out[i] = batchResult{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
+			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token), S3: a.s3Of(it.Token, it.Record)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
-	return nil
+	return out
 }

@@ -123,7 +123,6 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	if len(problems) > 0 {
 		return badRequest(strings.Join(problems, "; "))
 	}
-	s3 := a.issueS3(req.S3, tok, &rec)
 	if err := a.tokens.Create(r.Context(), tok, rec); err != nil {
 		return err
 	}
@@ -135,7 +134,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		ExpireAt int64   `json:"expire_at"`
 		URL      string  `json:"url"`
 		S3       *s3View `json:"s3,omitempty"`
-	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), s3})
+	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.s3Of(tok, rec)})
 	return nil
 }
 

@@ -7,11 +7,12 @@ import (
 // S3 hands out S3 credentials with the tokens minted "s3": true, for the S3-compatible
 // listener (package s3api). Nil in Options: the listener is off and "s3": true is refused.
 type S3 struct {
-	// Credentials issues the credentials of the token filed under tokenID: the nonce its
-	// record keeps (token.Record.S3), the access key ID and the secret access key, derived,
-	// never stored.
+	// Credentials derive a token's credentials: NewNonce names one minting of it (kept in
+	// its record, token.Record.S3), Credentials the access key ID and secret access key of
+	// the token's ID and that nonce — derived, never stored.
 	Credentials interface {
-		Issue(tokenID string) (nonce, accessKeyID, secretAccessKey string)
+		NewNonce() string
+		Credentials(tokenID, nonce string) (accessKeyID, secretAccessKey string)
 	}
 	// Endpoint is the listener's public base URL (s3api.host); Region the region clients
 	// sign for (s3api.region).
@@ -29,21 +30,24 @@ type s3View struct {
 	SecretAccessKey string `json:"secret_access_key"`
 }
 
-// checkS3: S3 credentials need the listener.
+// checkS3: S3 credentials need the listener; the record keeps the nonce of this minting.
 func (m *minting) checkS3() {
-	if m.req.S3 && m.a.s3 == nil {
+	switch {
+	case !m.req.S3:
+	case m.a.s3 == nil:
 		m.bad("s3", "the S3 listener is off (s3api.listen)")
+	default:
+		m.rec.S3 = m.a.s3.Credentials.NewNonce()
 	}
 }
 
-// issueS3 gives the record of tok S3 credentials when the request asked for them, and
-// returns what to answer (nil when it did not ask).
-func (a *API) issueS3(asked bool, tok string, rec *token.Record) *s3View {
-	if !asked || a.s3 == nil {
+// s3Of is the "s3" member of the answer for token tok minted with rec; nil without S3
+// credentials.
+func (a *API) s3Of(tok string, rec token.Record) *s3View {
+	if rec.S3 == "" || a.s3 == nil {
 		return nil
 	}
-	nonce, akid, secret := a.s3.Credentials.Issue(token.ID(tok))
-	rec.S3 = nonce
+	akid, secret := a.s3.Credentials.Credentials(token.ID(tok), rec.S3)
 	return &s3View{Endpoint: a.s3.Endpoint, Region: a.s3.Region, Bucket: rec.Bucket, Key: rec.Key, Prefix: rec.Prefix,
 		AccessKeyID: akid, SecretAccessKey: secret}
 }

@@ -78,7 +78,8 @@ func newTestServer(t *testing.T) *testServer {
 func (ts *testServer) mint(t *testing.T, rec token.Record) (string, *s3.Client) {
 	t.Helper()
 	tok := token.Generate()
-	nonce, akid, secret := ts.keys.Issue(token.ID(tok))
+	nonce := ts.keys.NewNonce()
+	akid, secret := ts.keys.Credentials(token.ID(tok), nonce)
 	rec.S3 = nonce
 	if rec.Bucket == "" {
 		rec.Bucket = testAlias

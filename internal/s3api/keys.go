@@ -39,14 +39,18 @@ const (
 	secretSalt = "assetgateway-s3api-v1\n"
 )
 
-// Issue returns a new nonce for the record of the token filed under tokenID, and the
-// credentials that tokenID and that nonce derive.
-func (k *Keys) Issue(tokenID string) (nonce, accessKeyID, secretAccessKey string) {
+// NewNonce returns the nonce of a new minting of a token, for its record (token.Record.S3).
+func (k *Keys) NewNonce() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	nonce = base64.RawURLEncoding.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Credentials are the access key ID and secret access key of the token filed under tokenID,
+// minted with nonce.
+func (k *Keys) Credentials(tokenID, nonce string) (accessKeyID, secretAccessKey string) {
 	accessKeyID = keyPrefix + tokenID + nonce
-	return nonce, accessKeyID, k.secret(accessKeyID)
+	return accessKeyID, k.secret(accessKeyID)
 }
 
 // secret derives the secret access key of an access key ID.

@@ -154,9 +154,10 @@ func TestBucketCalls(t *testing.T) {
 	wantAPIError(t, "ListBuckets of a revoked token", err, "AccessDenied", "revoked")
 }
 
-func ExampleKeys_Issue() {
+func ExampleKeys_Credentials() {
 	k := NewKeys("a server key of at least 32 characters")
-	nonce, akid, secret := k.Issue("AAAAAAAAAAAAAAAAAAAAAA")
+	nonce := k.NewNonce()
+	akid, secret := k.Credentials("AAAAAAAAAAAAAAAAAAAAAA", nonce)
 	fmt.Println(len(nonce), len(akid), akid[:24], len(secret))
 	// Output: 8 32 AGAAAAAAAAAAAAAAAAAAAAAA 40
 }

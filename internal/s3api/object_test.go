@@ -119,7 +119,7 @@ func TestRefusals(t *testing.T) {
 	_, err = get.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(testAlias), Key: aws.String("k")})
 	wantAPIError(t, "exhausted", err, "AccessDenied", "no hits left")
 
-	_, akid, secret := ts.keys.Issue(token.ID(getTok)) // another nonce: another minting
+	akid, secret := ts.keys.Credentials(token.ID(getTok), ts.keys.NewNonce()) // another minting
 	_, err = ts.client(akid, secret).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(testAlias), Key: aws.String("k")})
 	wantAPIError(t, "credentials of another minting", err, "AccessDenied", "does not exist")
 	_, err = ts.client(akid, secret[1:]+"x").GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(testAlias), Key: aws.String("k")})

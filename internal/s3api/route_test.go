@@ -103,7 +103,8 @@ func errorsAs(err error, target **sigv4.Error) bool {
 func TestKeys(t *testing.T) {
 	k := NewKeys(testServerKey)
 	id := token.ID("a-token-of-sixteen-or-more")
-	nonce, akid, secret := k.Issue(id)
+	nonce := k.NewNonce()
+	akid, secret := k.Credentials(id, nonce)
 	gotID, gotNonce, ok := parseAccessKey(akid)
 	if !ok || gotID != id || gotNonce != nonce {
 		t.Fatalf("parseAccessKey(%q): %q %q %v", akid, gotID, gotNonce, ok)
@@ -114,7 +115,7 @@ func TestKeys(t *testing.T) {
 	if s, _ := NewKeys(testServerKey+"x").Secret(context.Background(), akid); s == secret {
 		t.Fatal("another server key derives the same secret")
 	}
-	_, akid2, secret2 := k.Issue(id)
+	akid2, secret2 := k.Credentials(id, k.NewNonce())
 	if akid2 == akid || secret2 == secret {
 		t.Fatal("a second minting got the same credentials")
 	}
