@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,7 +92,28 @@ func (c client) mintS3(fields string) s3Creds {
 		c.t.Fatalf("POST /token %s: %s (%v)", fields, body, err)
 	}
 	out.S3.Token = out.Token
+	minted.add(out.Token, out.S3.SecretAccessKey)
 	return out.S3
+}
+
+// minted are the tokens and derived secrets the tests minted, for assertNoSecrets.
+var minted secretList
+
+type secretList struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *secretList) add(s ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, s...)
+}
+
+func (l *secretList) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
 }
 
 // revoke deletes a token.

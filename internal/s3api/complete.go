@@ -19,6 +19,10 @@ import (
 // refused completion leaves the upload open, as S3 does.
 func (h *Handler) completeMultipart(c *call) error {
 	ctx := c.r.Context()
+	ifNoneMatch, err := conditionalWrite(c.r)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(c, maxCompleteBody)
 	if err != nil {
 		return err
@@ -50,7 +54,7 @@ func (h *Handler) completeMultipart(c *call) error {
 	if u, err = h.setHit(ctx, c, u, false); err != nil {
 		return err
 	}
-	res, err := mp.CompleteMultipart(ctx, u.Key, u.StoreID, parts, objstore.CompleteOptions{IfNoneMatch: g.Record.IfNoneMatch})
+	res, err := mp.CompleteMultipart(ctx, u.Key, u.StoreID, parts, objstore.CompleteOptions{IfNoneMatch: g.Record.IfNoneMatch || ifNoneMatch})
 	if err != nil {
 		actx, cancel := proxy.Afterward(c.r)
 		defer cancel()

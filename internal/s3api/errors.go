@@ -16,7 +16,6 @@ import (
 const (
 	codeNoSuchKey          = "NoSuchKey"
 	codeNoSuchUpload       = "NoSuchUpload"
-	codeNoSuchBucket       = "NoSuchBucket"
 	codeInvalidRange       = "InvalidRange"
 	codeEntityTooLarge     = "EntityTooLarge"
 	codePreconditionFailed = "PreconditionFailed"
@@ -29,6 +28,7 @@ const (
 	codeRequestTimeout     = "RequestTimeout"
 	codeServiceUnavailable = "ServiceUnavailable"
 	codeOperationAborted   = "OperationAborted"
+	codeNotImplemented     = "NotImplemented"
 	codeInvalidArgument    = sigv4.CodeInvalidArgument
 	codeInvalidRequest     = sigv4.CodeInvalidRequest
 	codeAccessDenied       = sigv4.CodeAccessDenied
@@ -39,7 +39,6 @@ const (
 var statusOf = map[string]int{
 	codeNoSuchKey:          http.StatusNotFound,
 	codeNoSuchUpload:       http.StatusNotFound,
-	codeNoSuchBucket:       http.StatusNotFound,
 	codeInvalidRange:       http.StatusRequestedRangeNotSatisfiable,
 	codeEntityTooLarge:     http.StatusBadRequest,
 	codePreconditionFailed: http.StatusPreconditionFailed,
@@ -52,6 +51,7 @@ var statusOf = map[string]int{
 	codeRequestTimeout:     http.StatusBadRequest,
 	codeServiceUnavailable: http.StatusServiceUnavailable,
 	codeOperationAborted:   http.StatusConflict,
+	codeNotImplemented:     http.StatusNotImplemented,
 	codeInvalidArgument:    http.StatusBadRequest,
 	codeInvalidRequest:     http.StatusBadRequest,
 	codeAccessDenied:       http.StatusForbidden,

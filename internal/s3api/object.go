@@ -36,10 +36,15 @@ func (h *Handler) headObject(c *call) error {
 // that fails a check is never stored. The decoded length is the object's.
 func (h *Handler) putObject(c *call) error {
 	size := c.auth.DecodedLength
+	ifNoneMatch, err := conditionalWrite(c.r)
+	if err != nil {
+		return err
+	}
 	g, be, _, err := h.grant(c, token.MethodPut, size)
 	if err != nil {
 		return err
 	}
+	g.Record.IfNoneMatch = g.Record.IfNoneMatch || ifNoneMatch // the grant's copy: this upload's rule
 	res, err := h.objects.ServePut(c.r, g, be, c.auth.Body(c.r.Body), size)
 	if err != nil {
 		return err
@@ -116,4 +121,19 @@ func (h *Handler) deleteOne(c *call) error {
 		return err
 	}
 	return h.objects.ServeDelete(c.r, g, be, key)
+}
+
+// conditionalWrite reads a write's preconditions: "If-None-Match: *" (create, never
+// overwrite) is honoured, as the token's if_none_match is; If-Match is not served.
+func conditionalWrite(r *http.Request) (ifNoneMatch bool, err error) {
+	if r.Header.Get("If-Match") != "" {
+		return false, newError(codeNotImplemented, "A header you provided implies functionality that is not implemented: If-Match")
+	}
+	switch v := r.Header.Get("If-None-Match"); v {
+	case "":
+		return false, nil
+	case "*":
+		return true, nil
+	}
+	return false, newError(codeNotImplemented, "A header you provided implies functionality that is not implemented: If-None-Match other than *")
 }
