@@ -31,7 +31,7 @@
 //	HEAD    HeadObject
 //	PUT     PutObject; CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
 //	        AbortMultipartUpload, ListParts of its key; HeadObject
-//	DELETE  DeleteObject; HeadObject
+//	DELETE  DeleteObject, DeleteObjects (each key a DeleteObject of its own); HeadObject
 //	LIST    ListObjectsV2 of its prefix; GetObject and HeadObject under it
 //	any     ListBuckets (the token's one alias), HeadBucket and GetBucketLocation of it
 //
@@ -42,19 +42,21 @@
 //
 // # Hits
 //
-// GetObject, PutObject and DeleteObject cost one hit, and each ListObjectsV2 page one;
-// HeadObject, the bucket calls and the multipart calls but Create cost none. A multipart
-// upload costs one hit, at Create; its session holds it until Complete spends it or Abort
-// (or the janitor, for an abandoned one) hands it back (multipart.go). An access that
-// delivered nothing gets its hit back. An exhausted token answers AccessDenied with a
-// message saying so.
+// GetObject, PutObject and DeleteObject (each key of DeleteObjects) cost one hit, and each
+// ListObjectsV2 page one; HeadObject, the bucket calls and the multipart calls but Create
+// cost none. A multipart upload costs one hit, at Create; its session holds it until
+// Complete spends it or Abort (or the janitor, for an abandoned one) hands it back
+// (multipart.go). An access that delivered nothing gets its hit back. An exhausted token
+// answers AccessDenied with a message saying so. Uploads follow the token's rules (size,
+// content_types, sha256, metadata, if_none_match) and a client's "If-None-Match: *".
 //
 // # Bodies
 //
 // Uploads stream to the bucket as on /object: sigv4 decodes an aws-chunked body on the fly
 // and holds its last byte back until every chunk signature, trailer and checksum held, and
 // the object store stores nothing whose body failed, so a tampered body is never visible.
-// Nothing is buffered but small XML documents (CompleteMultipartUpload, at most 4 MiB).
+// Nothing is buffered but small XML documents (CompleteMultipartUpload at most 4 MiB,
+// DeleteObjects 2 MiB).
 //
 // # Logs
 //
