@@ -111,11 +111,6 @@ func (s *MemoryStore) Create(ctx context.Context, token string, rec Record) erro
 	return nil
 }
 
-// Get implements Store.
-func (s *MemoryStore) Get(ctx context.Context, token string) (Record, error) {
-	return s.GetID(ctx, ID(token))
-}
-
 // GetID implements Store.
 func (s *MemoryStore) GetID(ctx context.Context, id string) (Record, error) {
 	s.mu.Lock()
@@ -138,11 +133,6 @@ func (s *MemoryStore) Delete(ctx context.Context, token string) error {
 	delete(s.records, id)
 	s.uploadsDue(id)
 	return nil
-}
-
-// Access implements Store.
-func (s *MemoryStore) Access(ctx context.Context, token string, req Request) (*Grant, error) {
-	return s.AccessID(ctx, ID(token), req)
 }
 
 // AccessID implements Store, with the same checks in the same order as RedisStore's script.

@@ -398,11 +398,6 @@ func appendFields(args []any, rec Record, gen string) []any {
 	return args
 }
 
-// Get implements Store.
-func (s *RedisStore) Get(ctx context.Context, token string) (Record, error) {
-	return s.GetID(ctx, ID(token))
-}
-
 // GetID implements Store.
 func (s *RedisStore) GetID(ctx context.Context, id string) (Record, error) {
 	m, err := s.c.HGetAll(ctx, s.recordKey(id)).Result()
@@ -440,14 +435,9 @@ func (s *RedisStore) Delete(ctx context.Context, token string) error {
 	return nil
 }
 
-// Access implements Store. With WaitReplicas on, a consumed hit the replicas did not confirm
-// is refunded and the access fails with ErrUnavailable: nothing may be served on a count
-// that a failover could lose.
-func (s *RedisStore) Access(ctx context.Context, token string, req Request) (*Grant, error) {
-	return s.AccessID(ctx, ID(token), req)
-}
-
-// AccessID implements Store, as Access does.
+// AccessID implements Store. With WaitReplicas on, a consumed hit the replicas did not
+// confirm is refunded and the access fails with ErrUnavailable: nothing may be served on a
+// count that a failover could lose.
 func (s *RedisStore) AccessID(ctx context.Context, id string, req Request) (*Grant, error) {
 	admitted := ""
 	for round := 0; ; round++ {
