@@ -84,7 +84,7 @@ var scriptTypes = map[string]bool{
 // show it in a viewer isolated from the page's origin.
 //
 // Active objects are served with a sandboxing Content-Security-Policy and as attachments
-// unless the token asks for inline (ObjectHeaders); an upload wildcard ("image/*") never
+// unless the token asks for inline (setObjectHeaders); an upload wildcard ("image/*") never
 // admits one (mediaAllowed).
 func Active(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)

@@ -13,10 +13,10 @@ const copyBufSize = 256 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// CopyBody streams src to w and tells read failures (the object store) from write failures
+// copyBody streams src to w and tells read failures (the object store) from write failures
 // (the client). A body that can write itself (a local file: sendfile; an S3 connection:
 // splice) does so, and marks its source's failures with objstore.ErrBodyCut.
-func CopyBody(w io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
+func copyBody(w io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
 	if wt, ok := src.(io.WriterTo); ok {
 		n, err := wt.WriteTo(w)
 		if errors.Is(err, objstore.ErrBodyCut) {

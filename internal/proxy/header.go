@@ -80,10 +80,10 @@ func dispositionOf(rec *token.Record, active bool) string {
 	return ContentDisposition(d, rec.Filename)
 }
 
-// ObjectHeaders sets the headers GET and HEAD share. An active object (see Active) is
+// setObjectHeaders sets the headers GET and HEAD share. An active object (see Active) is
 // sandboxed by its Content-Security-Policy and offered as an attachment unless the token
 // asked for inline.
-func ObjectHeaders(hdr http.Header, rec *token.Record, info objstore.ObjectInfo) {
+func setObjectHeaders(hdr http.Header, rec *token.Record, info objstore.ObjectInfo) {
 	ct := info.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"
@@ -119,9 +119,9 @@ func setSafetyHeaders(hdr http.Header) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 }
 
-// Conditions reads a request's preconditions. Unparseable dates are ignored, as RFC 9110
+// conditions reads a request's preconditions. Unparseable dates are ignored, as RFC 9110
 // asks.
-func Conditions(r *http.Request) objstore.Conditions {
+func conditions(r *http.Request) objstore.Conditions {
 	c := objstore.Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 	if v := r.Header.Get("If-Modified-Since"); v != "" {
 		c.IfModifiedSince, _ = http.ParseTime(v)
@@ -145,8 +145,8 @@ func ifRangeHolds(v string, info objstore.ObjectInfo) bool {
 	return err == nil && !info.LastModified.IsZero() && info.LastModified.Truncate(time.Second).Equal(t)
 }
 
-// NotModified answers 304 with the validators and caching headers a 200 would have carried.
-func NotModified(w http.ResponseWriter, info objstore.ObjectInfo) {
+// notModified answers 304 with the validators and caching headers a 200 would have carried.
+func notModified(w http.ResponseWriter, info objstore.ObjectInfo) {
 	hdr := w.Header()
 	if info.ETag != "" {
 		hdr["ETag"] = []string{`"` + info.ETag + `"`}

@@ -24,7 +24,7 @@ import (
 // preconditions (a 304 is written here), the object headers. Once the status is out, a
 // failure cuts the connection (panic(http.ErrAbortHandler)).
 func (h *Handler) ServeGet(w http.ResponseWriter, r *http.Request, g *token.Grant, be objstore.Backend, key string) error {
-	opts := objstore.GetOptions{Range: byterange.Parse(r.Header.Get("Range")), Conditions: Conditions(r)}
+	opts := objstore.GetOptions{Range: byterange.Parse(r.Header.Get("Range")), Conditions: conditions(r)}
 	obj, err := be.Get(r.Context(), key, opts)
 	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
 		// The object changed since the client's partial copy: it gets the whole new one.
@@ -39,7 +39,7 @@ func (h *Handler) ServeGet(w http.ResponseWriter, r *http.Request, g *token.Gran
 		}
 		var nm *objstore.NotModifiedError
 		if errors.As(err, &nm) {
-			NotModified(w, nm.Info)
+			notModified(w, nm.Info)
 			return nil
 		}
 		var re *objstore.RangeError
@@ -51,7 +51,7 @@ func (h *Handler) ServeGet(w http.ResponseWriter, r *http.Request, g *token.Gran
 	defer obj.Body.Close()
 
 	hdr := w.Header()
-	ObjectHeaders(hdr, &g.Record, obj.ObjectInfo)
+	setObjectHeaders(hdr, &g.Record, obj.ObjectInfo)
 	hdr.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
 	status := http.StatusOK
 	if obj.Partial {
@@ -60,7 +60,7 @@ func (h *Handler) ServeGet(w http.ResponseWriter, r *http.Request, g *token.Gran
 	}
 	w.WriteHeader(status)
 
-	n, readErr, writeErr := CopyBody(w, obj.Body)
+	n, readErr, writeErr := copyBody(w, obj.Body)
 	if n != obj.Length || readErr != nil || writeErr != nil {
 		// The status line is out: the only honest signal left is to cut the connection so
 		// the client sees a short body, never a clean end.
@@ -79,20 +79,20 @@ func (h *Handler) ServeGet(w http.ResponseWriter, r *http.Request, g *token.Gran
 // ServeHead answers a HEAD of key in be through g (which consumed nothing): the headers a
 // GET would carry, or a 304.
 func (h *Handler) ServeHead(w http.ResponseWriter, r *http.Request, g *token.Grant, be objstore.Backend, key string) error {
-	info, err := be.Head(r.Context(), key, Conditions(r))
+	info, err := be.Head(r.Context(), key, conditions(r))
 	if err != nil {
 		if r.Context().Err() != nil {
 			return ErrClientGone
 		}
 		var nm *objstore.NotModifiedError
 		if errors.As(err, &nm) {
-			NotModified(w, nm.Info)
+			notModified(w, nm.Info)
 			return nil
 		}
 		return upstream(err)
 	}
 	hdr := w.Header()
-	ObjectHeaders(hdr, &g.Record, info)
+	setObjectHeaders(hdr, &g.Record, info)
 	hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
 	h.Notify(r, r.Method, g, key, http.StatusOK, info.Size, info.ETag)
