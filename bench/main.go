@@ -30,7 +30,7 @@ import (
 // scenarios, in the order a full run takes them. rss comes before the uploads of put, so that
 // its single downloads start from a small resident set; memory goes last: it leaves a
 // million tokens in Redis.
-var scenarios = []string{"large-get", "small-get", "rss", "put", "tus", "uppy", "token", "commands", "memory"}
+var scenarios = []string{"large-get", "small-get", "rss", "put", "tus", "uppy", "s3api", "token", "commands", "memory"}
 
 // options are the command-line settings, resolved for the mode (full or -quick).
 type options struct {
@@ -308,6 +308,7 @@ func (b *bench) runScenarios() {
 		"put":       b.put,
 		"tus":       b.tus, // scenario_tus.go
 		"uppy":      b.uppy,
+		"s3api":     b.s3api, // s3api.go
 		"token":     b.token,
 		"rss":       b.rss,
 		"commands":  b.commands,

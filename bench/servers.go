@@ -135,6 +135,7 @@ type servers struct {
 
 	gateway   *proc
 	gwURL     string
+	gwS3URL   string // its S3 listener (s3api.go)
 	gwDebug   string // pprof listener, host:port
 	gwBin     string
 	gwLogPath string
@@ -362,6 +363,10 @@ buckets:
     credential: minio
     force_path_style: true
     direct_uploads: true
+s3api:
+  listen: "127.0.0.1:%[10]d"
+  host: "http://127.0.0.1:%[10]d"
+  secret: "bench-s3api-server-key-0123456789abcdef"
 `
 
 func (s *servers) startGateway(ctx context.Context) error {
@@ -370,8 +375,13 @@ func (s *servers) startGateway(ctx context.Context) error {
 		if err != nil {
 			return nil, nil, err
 		}
+		s3port, err := testenv.FreePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		s.gwS3URL = fmt.Sprintf("http://127.0.0.1:%d", s3port)
 		cfg := fmt.Sprintf(gatewayConfig, port, s.redisAddr, keyPrefix, controlToken, accessKey, secretKey,
-			bucketAlias, bucketName, s.minioURL)
+			bucketAlias, bucketName, s.minioURL, s3port)
 		cfgPath := filepath.Join(s.dir, "gateway.yaml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return nil, nil, err

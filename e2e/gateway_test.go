@@ -156,7 +156,14 @@ var bucketSeq int
 
 func newEnv(t *testing.T, tls bool) *Env {
 	t.Helper()
-	e := &Env{Redis: testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always"), S3: testenv.MinIO(t, tls)}
+	return newEnvOn(t, testenv.MinIO(t, tls))
+}
+
+// newEnvOn is newEnv on another S3 server (versitygw).
+func newEnvOn(t *testing.T, srv *testenv.S3) *Env {
+	t.Helper()
+	tls := srv.CAFile != ""
+	e := &Env{Redis: testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always"), S3: srv}
 	bucketSeq++
 	e.Bucket = fmt.Sprintf("e2e-%d-%d", os.Getpid(), bucketSeq)
 	httpClient := http.DefaultClient

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Installs what the tests need when it is missing:
 #   redis-server           Debian package (apt-get)
+#   awscli, python3-boto3  Debian packages (apt-get): S3 clients of the S3 listener's tests
 #   minio, versitygw       real S3 servers, built once at pinned versions into a cache folder
 #   toxiproxy-server       Shopify's fault-injecting TCP proxy, same cache folder
 #   staticcheck            linter, same cache folder
 #   govulncheck            known-vulnerability check of the module's dependencies, same folder
+#   mc                     MinIO's client, an S3 client of the S3 listener's tests, same folder
 #   chromium, playwright-core  the real-browser test (scripts/browser-deps.sh: apt and npm ci)
 #   tus-js-client          the tus client tests, Node and browser (scripts/tus-deps.sh: npm ci)
 # The cache folder is $AG_BIN_DIR, default ~/.cache/assetgateway/bin (outside the repo).
@@ -24,14 +26,20 @@ VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.8.0
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TOXIPROXY=github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0
 GOVULNCHECK=golang.org/x/vuln/cmd/govulncheck@v1.9.0
+MC=github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9
 
 step() { printf '\n== %s\n' "$*"; }
 
-if ! command -v redis-server >/dev/null; then
-  step "installing redis-server (apt)"
+apt_missing=()
+command -v redis-server >/dev/null || apt_missing+=(redis-server)
+# Debian's own aws CLI and boto3, by path: a pyenv aws earlier on PATH is another client.
+[ -x /usr/bin/aws ] || apt_missing+=(awscli)
+/usr/bin/python3 -c 'import boto3' 2>/dev/null || apt_missing+=(python3-boto3)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  step "installing ${apt_missing[*]} (apt)"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
 # go_tool NAME MODULE@VERSION: build into the cache as NAME unless that exact version is
@@ -54,6 +62,7 @@ go_tool versitygw "$VERSITYGW"
 go_tool toxiproxy-server "$TOXIPROXY"
 go_tool staticcheck "$STATICCHECK"
 go_tool govulncheck "$GOVULNCHECK"
+go_tool mc "$MC"
 # Debian's chromium and the pinned playwright-core for the real-browser test.
 scripts/browser-deps.sh
 # The pinned tus-js-client, for Node and for the page of the browser test.

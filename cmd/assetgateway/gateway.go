@@ -17,6 +17,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/s3api"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/tus"
 	"github.com/assetgateway/assetgateway/internal/upload"
@@ -38,6 +39,8 @@ type gateway struct {
 	metrics  *metrics.Metrics
 	pool     *callback.Pool
 	owners   map[string]upload.Owner // the owner of each kind of upload session, by Kind
+	clientIP func(*http.Request) string
+	objects  *proxy.Handler // /object, also behind the S3 listener
 	handler  http.Handler
 }
 
@@ -61,7 +64,13 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return g.serve(ctx, srv)
+	s3srv, err := newS3Server(cfg, s3api.Options{Store: g.store, Objects: g.objects, Buckets: g.backends,
+		ClientIP: g.clientIP, Metrics: g.metrics}, log)
+	if err != nil {
+		srv.ln.Close() // not serving yet: its listener is all there is to close
+		return err
+	}
+	return g.serve(ctx, srv, s3srv)
 }
 
 // openStore opens the token store: the embedded one, or Redis (single, Sentinel, Cluster).
@@ -161,7 +170,11 @@ func (g *gateway) newHandler() error {
 	g.owners[uppy.Kind] = direct
 	resumable := newTus(cfg, g.store, g.backends, g.budget, g.pool, ips.Of, g.log)
 	g.owners[tus.Kind] = resumable
-	objects := proxy.New(proxy.Options{
+	// The S3 listener's abandoned multipart uploads are ended whether or not this replica
+	// listens: another may.
+	g.owners[s3api.Kind] = s3api.Owner{Buckets: g.backends}
+	g.clientIP = ips.Of
+	g.objects = proxy.New(proxy.Options{
 		Store:    g.store,
 		Buckets:  g.backends,
 		Notifier: g.pool,
@@ -171,7 +184,7 @@ func (g *gateway) newHandler() error {
 	})
 	g.handler = api.New(api.Options{
 		Tokens:        g.store,
-		Objects:       objects,
+		Objects:       g.objects,
 		Uppy:          direct,
 		Tus:           resumable,
 		Buckets:       buckets,
@@ -183,6 +196,7 @@ func (g *gateway) newHandler() error {
 		Callbacks:     &callback.Guard{AllowPrivate: cfg.Callback.AllowPrivate},
 		DeadLetters:   g.pool,
 		CORS:          api.CORS{AllowedOrigins: cfg.Server.CORS.AllowedOrigins, MaxAge: cfg.Server.CORS.MaxAge},
+		S3:            s3Credentials(cfg),
 		Metrics:       g.metrics,
 		Ready:         ready,
 		Advisory:      advisory,
@@ -193,10 +207,10 @@ func (g *gateway) newHandler() error {
 	return nil
 }
 
-// serve runs the server, the webhook pool and the upload janitor until ctx is done, then
-// stops them in order: the server (in-flight requests get server.shutdown_timeout), the
-// janitor, the pool (it drains for as long again).
-func (g *gateway) serve(ctx context.Context, srv *server) error {
+// serve runs the server, the S3 listener (when on), the webhook pool and the upload janitor
+// until ctx is done or a listener fails, then stops them in order: the listeners (in-flight
+// requests get server.shutdown_timeout), the janitor, the pool (it drains for as long again).
+func (g *gateway) serve(ctx context.Context, srv *server, s3srv *s3Server) error {
 	cfg, log := g.cfg, g.log
 	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPool()
@@ -206,12 +220,15 @@ func (g *gateway) serve(ctx context.Context, srv *server) error {
 	defer stopJanitor()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.serve() }()
+	s3srv.start(log)
 	g.logListening(srv)
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-serveDone:
+	case <-s3srv.Done():
+		serveErr = s3srv.Err()
 	}
 	log.Info("shutting_down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
@@ -220,6 +237,7 @@ func (g *gateway) serve(ctx context.Context, srv *server) error {
 		log.Warn("shutdown_incomplete", "error", err)
 		srv.Close()
 	}
+	s3srv.shutdown(sctx, log)
 	stopJanitor()
 	stopPool()
 	if err := <-poolDone; err != nil && !errors.Is(err, context.Canceled) {

@@ -20,6 +20,13 @@ type server struct {
 // newServer builds the public server around handler: connection caps on the listener,
 // slow-client limits around the handler, and HTTPS with HTTP/2 when server.tls is set.
 func newServer(cfg *config.Config, handler http.Handler, log *slog.Logger) (*server, error) {
+	return newServerOn(cfg, cfg.Server.Listen, true, handler, log)
+}
+
+// newServerOn is newServer on another address, with the same edges; answerJSON says whether
+// a plain-HTTP connection refused by a cap gets the contract's JSON 503 before it is closed
+// (an S3 client would not read it: it gets the close alone, and retries).
+func newServerOn(cfg *config.Config, addr string, answerJSON bool, handler http.Handler, log *slog.Logger) (*server, error) {
 	s := cfg.Server
 	ips, err := api.NewClientIP(s.TrustedProxies)
 	if err != nil {
@@ -37,7 +44,7 @@ func newServer(cfg *config.Config, handler http.Handler, log *slog.Logger) (*ser
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
 	}
-	raw, err := net.Listen("tcp", s.Listen)
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +52,7 @@ func newServer(cfg *config.Config, handler http.Handler, log *slog.Logger) (*ser
 		PerClient:  s.MaxConnsPerClient,
 		Total:      s.MaxConns,
 		Exempt:     ips.Trusted, // a reverse proxy carries many clients
-		AnswerHTTP: tlsConfig == nil,
+		AnswerHTTP: answerJSON && tlsConfig == nil,
 		Logger:     log,
 	})
 	srv := &http.Server{

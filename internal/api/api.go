@@ -102,6 +102,8 @@ type Options struct {
 	DeadLetters DeadLetters
 	// CORS lets page scripts on other origins use /object; zero: no CORS headers.
 	CORS CORS
+	// S3 hands out S3 credentials with tokens minted "s3": true; nil: refused.
+	S3 *S3
 	// RateLimit throttles clients that keep failing token checks; zero: off.
 	RateLimit RateLimit
 	// Metrics records request metrics and serves /metrics; nil: no metrics.
@@ -134,6 +136,7 @@ type API struct {
 	callbacks URLChecker
 	dead      DeadLetters
 	cors      *cors
+	s3        *S3
 	limit     *limiter
 	metrics   *metrics.Metrics
 	ready     map[string]func(context.Context) error
@@ -160,6 +163,7 @@ func New(o Options) *API {
 		callbacks: o.Callbacks,
 		dead:      o.DeadLetters,
 		cors:      newCORS(o.CORS),
+		s3:        o.S3,
 		metrics:   o.Metrics,
 		ready:     o.Ready,
 		advisory:  o.Advisory,

@@ -116,29 +116,38 @@ func (a *API) mintBatch(w http.ResponseWriter, r *http.Request, items []token.It
 	if err != nil {
 		return err
 	}
-	type result struct {
-		Status   int    `json:"status"`
-		Token    string `json:"token,omitempty"`
-		Method   string `json:"method,omitempty"`
-		Filename string `json:"filename,omitempty"`
-		ExpireAt int64  `json:"expire_at,omitempty"`
-		URL      string `json:"url,omitempty"`
-		Uppy     string `json:"uppy_endpoint,omitempty"`
-		TusURL   string `json:"tus_url,omitempty"`
-		Code     string `json:"code,omitempty"`
-		Message  string `json:"message,omitempty"`
-	}
-	out := make([]result, len(items))
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": a.batchResults(items, results)})
+	return nil
+}
+
+// batchResult is one item's result in the answer of POST /tokens.
+type batchResult struct {
+	Status   int     `json:"status"`
+	Token    string  `json:"token,omitempty"`
+	Method   string  `json:"method,omitempty"`
+	Filename string  `json:"filename,omitempty"`
+	ExpireAt int64   `json:"expire_at,omitempty"`
+	URL      string  `json:"url,omitempty"`
+	Uppy     string  `json:"uppy_endpoint,omitempty"`
+	TusURL   string  `json:"tus_url,omitempty"`
+	S3       *s3View `json:"s3,omitempty"`
+	Code     string  `json:"code,omitempty"`
+	Message  string  `json:"message,omitempty"`
+}
+
+// batchResults are the answer's results, one per item, in order: 201 with the POST /token
+// fields, or the item's refusal.
+func (a *API) batchResults(items []token.Item, results []error) []batchResult {
+	out := make([]batchResult, len(items))
 	for i, it := range items {
 		if results[i] != nil {
 			e := classify(results[i])
-			out[i] = result{Status: e.Status, Code: e.Code, Message: e.Message}
+			out[i] = batchResult{Status: e.Status, Code: e.Code, Message: e.Message}
 			continue
 		}
-		out[i] = result{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
+		out[i] = batchResult{Status: http.StatusCreated, Token: it.Token, Method: it.Record.Method,
 			Filename: it.Record.Filename, ExpireAt: it.Record.ExpireAt, URL: a.objectURL(it.Token),
-			Uppy: a.uppyEndpoint(it.Token, &it.Record), TusURL: a.tusURL(it.Token, it.Record)}
+			Uppy: a.uppyEndpoint(it.Token, &it.Record), TusURL: a.tusURL(it.Token, it.Record), S3: a.s3Of(it.Token, it.Record)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
-	return nil
+	return out
 }

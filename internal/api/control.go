@@ -62,6 +62,7 @@ type createRequest struct {
 	IP           []string          `json:"ip"`
 	Disposition  string            `json:"disposition"`
 	CacheControl string            `json:"cache_control"`
+	S3           bool              `json:"s3"`
 }
 
 // tokenView is a token record on the wire (GET /token/{token}).
@@ -138,14 +139,15 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", a.host+"/token/"+tok)
 	writeJSON(w, http.StatusCreated, struct {
-		Token    string `json:"token"`
-		Method   string `json:"method"`
-		Filename string `json:"filename"`
-		ExpireAt int64  `json:"expire_at"`
-		URL      string `json:"url"`
-		Uppy     string `json:"uppy_endpoint,omitempty"`
-		TusURL   string `json:"tus_url,omitempty"`
-	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.uppyEndpoint(tok, &rec), a.tusURL(tok, rec)})
+		Token    string  `json:"token"`
+		Method   string  `json:"method"`
+		Filename string  `json:"filename"`
+		ExpireAt int64   `json:"expire_at"`
+		URL      string  `json:"url"`
+		Uppy     string  `json:"uppy_endpoint,omitempty"`
+		TusURL   string  `json:"tus_url,omitempty"`
+		S3       *s3View `json:"s3,omitempty"`
+	}{tok, rec.Method, rec.Filename, rec.ExpireAt, a.objectURL(tok), a.uppyEndpoint(tok, &rec), a.tusURL(tok, rec), a.s3Of(tok, rec)})
 	return nil
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/metrics"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/s3api"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
 	"github.com/assetgateway/assetgateway/internal/uppy"
@@ -241,6 +242,7 @@ func newOASGateway(t *testing.T, limit api.RateLimit) *oasGateway {
 		Redirects:   map[string]bool{"local": objstore.CanPresign(files), "broken": objstore.CanPresign(broken)},
 		DeadLetters: g.dead,
 		CORS:        api.CORS{AllowedOrigins: []string{"https://app.example.com"}, MaxAge: 10 * time.Minute},
+		S3:          &api.S3{Credentials: s3api.NewKeys("openapi-s3-server-key-0123456789abcdef"), Endpoint: "http://127.0.0.1:9000", Region: "us-east-1"},
 		RateLimit:   limit,
 		Metrics:     metrics.New(),
 		Ready: map[string]func(context.Context) error{
@@ -521,6 +523,10 @@ func TestOpenAPIResponses(t *testing.T) {
 	var putTok, getTok, etag string
 	t.Run("POST /token", func(t *testing.T) {
 		putTok = g.mint(t, `"method":"PUT","token":"openapi-put-token-0001","size":1024,"callback":"https://hooks.example.com/in"`)
+		if s3 := g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
+			body: `{"bucket":"local","key":"k","method":"GET","s3":true}`}, 201).json(t)["s3"]; s3 == nil {
+			t.Fatal(`"s3": true answered no credentials`)
+		}
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
 			body: `{"bucket":"local","key":"k","method":"GET","max_hit":1}`, invalidRequest: true}, 400)
 		g.do(t, oasCall{method: "POST", path: "/token", control: true, header: jsonCT,
@@ -711,7 +717,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	})
 
 	t.Run("POST /tokens", func(t *testing.T) {
-		body := `{"tokens":[{"bucket":"local","key":"batch/a","method":"GET","filename":"a.txt"},` +
+		body := `{"tokens":[{"bucket":"local","key":"batch/a","method":"GET","filename":"a.txt","s3":true},` +
 			`{"bucket":"local","key":"batch/b","method":"GET","token":"openapi-put-token-0001"},` +
 			`{"bucket":"local","prefix":"batch/","method":"LIST","max_hits":3}]}`
 		var out struct {

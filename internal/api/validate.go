@@ -49,7 +49,7 @@ var mintChecks = []func(*minting){
 	(*minting).checkToken, (*minting).checkBucket, (*minting).checkObject, (*minting).checkFilename,
 	(*minting).checkMethod, (*minting).checkExpiry, (*minting).checkHits, (*minting).checkSize,
 	(*minting).checkDelivery, (*minting).checkUploadRules, (*minting).checkClients,
-	(*minting).checkDownloadHeaders,
+	(*minting).checkDownloadHeaders, (*minting).checkS3,
 }
 
 // validate checks every field of a create request and builds the record; callbackErr is the

@@ -21,6 +21,7 @@ type Config struct {
 	Callback    Callback              `yaml:"callback"`
 	Uploads     Uploads               `yaml:"uploads"`
 	Tus         Tus                   `yaml:"tus"`
+	S3API       S3API                 `yaml:"s3api"`
 }
 
 // Server configures the HTTP listener.
@@ -326,6 +327,7 @@ func Default() Config {
 		},
 		Uploads: Uploads{JanitorInterval: time.Minute},
 		Tus:     Tus{UploadTTL: 24 * time.Hour},
+		S3API:   S3API{Region: "us-east-1"},
 	}
 }
 

@@ -68,6 +68,7 @@ func (c *Config) check() problems {
 	c.Callback.check(&ps)
 	between(&ps, "uploads.janitor_interval", c.Uploads.JanitorInterval, time.Second, time.Hour)
 	between(&ps, "tus.upload_ttl", c.Tus.UploadTTL, time.Second, 7*24*time.Hour)
+	c.S3API.check(&ps, c.Server.Listen)
 	return ps
 }
 

@@ -65,6 +65,23 @@ func (t *timedStore) Access(ctx context.Context, tok string, req token.Request) 
 	return g, err
 }
 
+func (t *timedStore) GetID(ctx context.Context, id string) (token.Record, error) {
+	start := time.Now()
+	rec, err := t.Store.GetID(ctx, id)
+	t.observe(ctx, "get", start, err)
+	return rec, err
+}
+
+func (t *timedStore) AccessID(ctx context.Context, id string, req token.Request) (*token.Grant, error) {
+	start := time.Now()
+	g, err := t.Store.AccessID(ctx, id, req)
+	t.observe(ctx, "access", start, err)
+	if g != nil && g.Consumed {
+		t.m.Hit("consumed")
+	}
+	return g, err
+}
+
 func (t *timedStore) Refund(ctx context.Context, g *token.Grant) error {
 	start := time.Now()
 	err := t.Store.Refund(ctx, g)

@@ -10,17 +10,19 @@ import (
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
-// admit is the token.Request.Admit of a request: it judges a client against a record that
+// Admit is the token.Request.Admit of request r, which uses its token as method (r.Method on
+// /object; PUT for an S3 CreateMultipartUpload): it judges a client against a record that
 // constrains its clients before anything else is checked or a hit reserved — the address
 // first (403 ErrForbidden, whatever the token's state: an outsider learns nothing of it),
-// then, for an upload on a token that is live and allows it, the media type (415).
-func (h *Handler) admit(r *http.Request) func(*token.Record) error {
+// then, for an upload on a token that is live and allows it, the media type of r's
+// Content-Type (415).
+func Admit(r *http.Request, method string, clientIP func(*http.Request) string, now func() time.Time) func(*token.Record) error {
 	return func(rec *token.Record) error {
-		if len(rec.IPs) > 0 && !ipAllowed(h.clientIP(r), rec.IPs) {
+		if len(rec.IPs) > 0 && !ipAllowed(clientIP(r), rec.IPs) {
 			return ErrForbidden
 		}
-		live := !expired(rec.ExpireAt, h.now()) && rec.Allows(r.Method)
-		if live && r.Method == http.MethodPut && len(rec.ContentTypes) > 0 &&
+		live := !expired(rec.ExpireAt, now()) && rec.Allows(method)
+		if live && method == http.MethodPut && len(rec.ContentTypes) > 0 &&
 			!mediaAllowed(r.Header.Get("Content-Type"), rec.ContentTypes) {
 			return ErrUnsupportedMediaType
 		}

@@ -45,9 +45,9 @@ func copyBody(w io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
 	}
 }
 
-// limitedBody passes an upload body through, failing once more than limit bytes arrive
+// LimitedBody passes an upload body through, failing once more than limit bytes arrive
 // (limit -1: no limit), and remembers why it failed.
-type limitedBody struct {
+type LimitedBody struct {
 	r        io.Reader
 	limit    int64
 	n        int64
@@ -55,10 +55,19 @@ type limitedBody struct {
 	err      error // the underlying read error, if any
 }
 
-// errTooLarge is what limitedBody returns past the limit.
+// NewLimitedBody returns r limited to limit bytes (-1: no limit).
+func NewLimitedBody(r io.Reader, limit int64) *LimitedBody { return &LimitedBody{r: r, limit: limit} }
+
+// TooLarge reports whether more than the limit arrived.
+func (b *LimitedBody) TooLarge() bool { return b.tooLarge }
+
+// Err is the first error the underlying reader returned (io.EOF aside), if any.
+func (b *LimitedBody) Err() error { return b.err }
+
+// errTooLarge is what LimitedBody returns past the limit.
 var errTooLarge = errors.New("upload exceeds the token's size limit")
 
-func (b *limitedBody) Read(p []byte) (int, error) {
+func (b *LimitedBody) Read(p []byte) (int, error) {
 	if b.tooLarge {
 		return 0, errTooLarge
 	}

@@ -2,18 +2,14 @@ package proxy
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/assetgateway/assetgateway/internal/byterange"
 	"github.com/assetgateway/assetgateway/internal/callback"
-	"github.com/assetgateway/assetgateway/internal/edge"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
@@ -111,7 +107,9 @@ func New(o Options) *Handler {
 // (refunds, upload marks, webhook enqueues): they run on a context detached from the request.
 const afterwardTimeout = 5 * time.Second
 
-func afterward(r *http.Request) (context.Context, context.CancelFunc) {
+// Afterward is the context of such a call for request r: r's values, not its cancellation,
+// bounded by afterwardTimeout.
+func Afterward(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(r.Context()), afterwardTimeout)
 }
 
@@ -122,7 +120,8 @@ func (h *Handler) access(r *http.Request, method string, contentLength int64) (*
 	if !token.WellFormed(tok) {
 		return nil, nil, token.ErrNotFound // indistinguishable from an unknown token
 	}
-	g, err := h.store.Access(r.Context(), tok, token.Request{Method: method, ContentLength: contentLength, Admit: h.admit(r)})
+	admit := Admit(r, r.Method, h.clientIP, h.now)
+	g, err := h.store.Access(r.Context(), tok, token.Request{Method: method, ContentLength: contentLength, Admit: admit})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil, nil, ErrClientGone
@@ -131,18 +130,19 @@ func (h *Handler) access(r *http.Request, method string, contentLength int64) (*
 	}
 	be := h.buckets[g.Record.Bucket]
 	if be == nil {
-		h.refund(r, g)
+		h.Refund(r, g)
 		return nil, nil, fmt.Errorf("%w: bucket alias %q is not configured", ErrUpstream, g.Record.Bucket)
 	}
 	return g, be, nil
 }
 
-// refund hands a hit back; a failure is logged (the hit stays consumed: fail closed).
-func (h *Handler) refund(r *http.Request, g *token.Grant) {
+// Refund hands back the hit g consumed for request r, if it consumed one; a failure is
+// logged (the hit stays consumed: fail closed).
+func (h *Handler) Refund(r *http.Request, g *token.Grant) {
 	if !g.Consumed {
 		return
 	}
-	ctx, cancel := afterward(r)
+	ctx, cancel := Afterward(r)
 	defer cancel()
 	if err := h.store.Refund(ctx, g); err != nil {
 		h.log.Warn("refund_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
@@ -173,69 +173,20 @@ func (h *Handler) Get(w http.ResponseWriter, r *http.Request) error {
 	}
 	if g.Record.Method == token.MethodList {
 		if BelowToken(r) {
-			h.refund(r, g)
+			h.Refund(r, g)
 			return objstore.ErrObjectNotFound // a listing has no objects below it
 		}
 		return h.list(w, r, g, be)
 	}
 	key, err := objectKey(r, &g.Record)
 	if err != nil {
-		h.refund(r, g)
+		h.Refund(r, g)
 		return err
 	}
 	if p, ttl, ok := h.redirecting(&g.Record, be); ok {
 		return h.redirectGet(w, r, g, p, ttl, key)
 	}
-	opts := objstore.GetOptions{Range: byterange.Parse(r.Header.Get("Range")), Conditions: conditions(r)}
-	obj, err := be.Get(r.Context(), key, opts)
-	if ifRange := r.Header.Get("If-Range"); err == nil && obj.Partial && ifRange != "" && !ifRangeHolds(ifRange, obj.ObjectInfo) {
-		// The object changed since the client's partial copy: it gets the whole new one.
-		obj.Body.Close()
-		opts.Range = nil
-		obj, err = be.Get(r.Context(), key, opts)
-	}
-	if err != nil {
-		h.refund(r, g) // nothing delivered: not modified, precondition failed, missing, …
-		if r.Context().Err() != nil {
-			return ErrClientGone
-		}
-		var nm *objstore.NotModifiedError
-		if errors.As(err, &nm) {
-			notModified(w, nm.Info)
-			return nil
-		}
-		var re *objstore.RangeError
-		if errors.As(err, &re) && re.Size >= 0 {
-			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(re.Size, 10))
-		}
-		return upstream(err)
-	}
-	defer obj.Body.Close()
-
-	hdr := w.Header()
-	setObjectHeaders(hdr, &g.Record, obj.ObjectInfo)
-	hdr.Set("Content-Length", strconv.FormatInt(obj.Length, 10))
-	status := http.StatusOK
-	if obj.Partial {
-		status = http.StatusPartialContent
-		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", obj.Start, obj.Start+obj.Length-1, obj.Size))
-	}
-	w.WriteHeader(status)
-
-	n, readErr, writeErr := copyBody(w, obj.Body)
-	if n != obj.Length || readErr != nil || writeErr != nil {
-		// The status line is out: the only honest signal left is to cut the connection so
-		// the client sees a short body, never a clean end.
-		clientGone := writeErr != nil || r.Context().Err() != nil
-		if !clientGone {
-			h.refund(r, g) // the object store failed us mid-body: nothing usable was delivered
-		}
-		h.log.Warn("download_interrupted", "request_id", r.Header.Get("X-Request-Id"),
-			"sent", n, "want", obj.Length, "client_gone", clientGone, "error", errors.Join(readErr, writeErr))
-		panic(http.ErrAbortHandler)
-	}
-	h.notify(r, r.Method, g, key, status, obj.Size, obj.ETag)
-	return nil
+	return h.ServeGet(w, r, g, be, key)
 }
 
 // head serves HEAD: the GET headers without a body; it never consumes a hit.
@@ -254,24 +205,7 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	info, err := be.Head(r.Context(), key, conditions(r))
-	if err != nil {
-		if r.Context().Err() != nil {
-			return ErrClientGone
-		}
-		var nm *objstore.NotModifiedError
-		if errors.As(err, &nm) {
-			notModified(w, nm.Info)
-			return nil
-		}
-		return upstream(err)
-	}
-	hdr := w.Header()
-	setObjectHeaders(hdr, &g.Record, info)
-	hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	w.WriteHeader(http.StatusOK)
-	h.notify(r, r.Method, g, key, http.StatusOK, info.Size, info.ETag)
-	return nil
+	return h.ServeHead(w, r, g, be, key)
 }
 
 // Put serves PUT /object/{token}: the request body is streamed to the bucket.
@@ -280,46 +214,13 @@ func (h *Handler) Put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rec := &g.Record
-	in := objstore.PutInput{
-		Key:         rec.Key,
-		Size:        r.ContentLength,
-		ContentType: r.Header.Get("Content-Type"),
-		Metadata:    rec.Metadata,
-		IfNoneMatch: rec.IfNoneMatch,
-	}
-	if p, ttl, ok := h.redirecting(rec, be); ok && r.ContentLength >= 0 {
+	if p, ttl, ok := h.redirecting(&g.Record, be); ok && r.ContentLength >= 0 {
 		return h.redirectPut(w, r, g, p, ttl)
 	}
-	if rec.SHA256 != "" {
-		in.SHA256, _ = hex.DecodeString(rec.SHA256) // validated when the token was minted
-	}
-	body := &limitedBody{r: r.Body, limit: rec.Size}
-	in.Body = body
-	res, err := be.Put(r.Context(), in)
+	res, err := h.ServePut(r, g, be, r.Body, r.ContentLength)
 	if err != nil {
-		h.refund(r, g)
-		switch {
-		case body.tooLarge:
-			return token.ErrSizeExceeded
-		case errors.Is(body.err, edge.ErrBodyTimeout):
-			// Cut by the gateway, which may also have ended the request's context: the
-			// client is still there to read the 408.
-			return &BodyError{Err: body.err}
-		case r.Context().Err() != nil:
-			return ErrClientGone
-		case body.err != nil:
-			return &BodyError{Err: body.err}
-		}
-		return upstream(err)
+		return err
 	}
-	ctx, cancel := afterward(r)
-	defer cancel()
-	if err := h.store.MarkUploaded(ctx, g); err != nil {
-		// The object is stored and the hit is spent; only the status flag is missing.
-		h.log.Error("mark_uploaded_failed", "request_id", r.Header.Get("X-Request-Id"), "error", err)
-	}
-	h.notify(r, r.Method, g, rec.Key, http.StatusOK, res.Size, res.ETag)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
@@ -338,44 +239,10 @@ func (h *Handler) Delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := be.Delete(r.Context(), g.Record.Key); err != nil {
-		h.refund(r, g)
-		if r.Context().Err() != nil {
-			return ErrClientGone
-		}
-		return upstream(err)
+	if err := h.ServeDelete(r, g, be, g.Record.Key); err != nil {
+		return err
 	}
-	h.notify(r, r.Method, g, g.Record.Key, http.StatusNoContent, 0, "")
 	setSafetyHeaders(w.Header())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// notify queues the token's webhook, if it has one and the grant says so (a HEAD fires it at
-// most once per token.HeadNotifyInterval).
-func (h *Handler) notify(r *http.Request, method string, g *token.Grant, key string, status int, size int64, etag string) {
-	rec := &g.Record
-	if rec.Callback == "" || h.notifier == nil || !g.Notify {
-		return
-	}
-	ev := callback.Event{
-		Event:     callback.EventAccess,
-		Method:    method,
-		Status:    status,
-		Bucket:    rec.Bucket,
-		Key:       key,
-		Size:      size,
-		ETag:      etag,
-		Range:     r.Header.Get("Range"),
-		ClientIP:  h.clientIP(r),
-		UserAgent: r.UserAgent(),
-		Referer:   r.Referer(),
-		RequestID: r.Header.Get("X-Request-Id"),
-		Timestamp: h.now().Unix(),
-	}
-	ctx, cancel := afterward(r)
-	defer cancel()
-	if err := h.notifier.Enqueue(ctx, rec.Callback, ev); err != nil {
-		h.log.Warn("callback_enqueue_failed", "request_id", ev.RequestID, "error", err)
-	}
 }

@@ -24,9 +24,9 @@ func BelowToken(r *http.Request) bool {
 // ErrBadPath means the object path after a prefix token is not acceptable (400).
 var ErrBadPath = errors.New("invalid object path")
 
-// folder is the part of the key space a prefix token serves: whole path segments below its
+// Folder is the part of the key space a prefix token serves: whole path segments below its
 // prefix. Prefix "pub" serves "pub/x", never "pubsecret".
-func folder(prefix string) string {
+func Folder(prefix string) string {
 	if strings.HasSuffix(prefix, "/") {
 		return prefix
 	}
@@ -51,7 +51,14 @@ func objectKey(r *http.Request, rec *token.Record) (string, error) {
 	if strings.Contains(strings.ToLower(r.URL.EscapedPath()), "%2f") {
 		return "", fmt.Errorf("%w: encoded slashes are not allowed", ErrBadPath)
 	}
-	key := folder(rec.Prefix) + rest
+	return KeyUnder(rec.Prefix, rest)
+}
+
+// KeyUnder names the object at rest, a path relative to the folder of a prefix token's
+// prefix. rest must be clean: valid UTF-8, no empty, "." or ".." segments, no control
+// characters, and the whole key at most 1024 bytes; else ErrBadPath.
+func KeyUnder(prefix, rest string) (string, error) {
+	key := Folder(prefix) + rest
 	if len(key) > 1024 || !utf8.ValidString(rest) {
 		return "", ErrBadPath
 	}
@@ -80,15 +87,15 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, b
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListed {
-			h.refund(r, g)
+			h.Refund(r, g)
 			return fmt.Errorf("%w: limit must be 1 to %d", ErrBadPath, maxListed)
 		}
 		limit = n
 	}
-	dir := folder(g.Record.Prefix)
+	dir := Folder(g.Record.Prefix)
 	page, err := be.List(r.Context(), dir, q.Get("after"), limit)
 	if err != nil {
-		h.refund(r, g)
+		h.Refund(r, g)
 		if r.Context().Err() != nil {
 			return ErrClientGone
 		}
@@ -121,7 +128,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, g *token.Grant, b
 	if r.Method == http.MethodHead {
 		method = http.MethodHead
 	}
-	h.notify(r, method, g, g.Record.Prefix, http.StatusOK, 0, "")
+	h.Notify(r, method, g, g.Record.Prefix, http.StatusOK, 0, "")
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(body)
 	return err

@@ -36,10 +36,10 @@ func (h *Handler) redirectGet(w http.ResponseWriter, r *http.Request, g *token.G
 	o := objstore.ResponseOverrides{CacheControl: rec.CacheControl, ContentDisposition: dispositionOf(rec, false)}
 	u, err := p.PresignGet(r.Context(), key, ttl, o)
 	if err != nil {
-		h.refund(r, g)
+		h.Refund(r, g)
 		return upstream(err)
 	}
-	h.notify(r, r.Method, g, key, http.StatusTemporaryRedirect, 0, "")
+	h.Notify(r, r.Method, g, key, http.StatusTemporaryRedirect, 0, "")
 	redirect(w, u)
 	return nil
 }
@@ -51,10 +51,10 @@ func (h *Handler) redirectPut(w http.ResponseWriter, r *http.Request, g *token.G
 	rec := &g.Record
 	u, _, err := p.PresignPut(r.Context(), rec.Key, ttl, r.ContentLength, r.Header.Get("Content-Type"))
 	if err != nil {
-		h.refund(r, g)
+		h.Refund(r, g)
 		return upstream(err)
 	}
-	h.notify(r, r.Method, g, rec.Key, http.StatusTemporaryRedirect, r.ContentLength, "")
+	h.Notify(r, r.Method, g, rec.Key, http.StatusTemporaryRedirect, r.ContentLength, "")
 	redirect(w, u)
 	return nil
 }

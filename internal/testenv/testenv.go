@@ -57,6 +57,7 @@ var installHint = map[string]string{
 	"versitygw":    "run scripts/test.sh (it builds the pinned versitygw into " + BinDir() + ")",
 	"toxiproxy-server": "run scripts/test.sh (it builds the pinned toxiproxy server into " + BinDir() +
 		" as toxiproxy-server)",
+	"mc": "run scripts/test.sh (it builds the pinned mc, MinIO's client, into " + BinDir() + ")",
 }
 
 // LookBin finds a server binary on PATH or in BinDir.

@@ -111,11 +111,11 @@ func (s *MemoryStore) Create(ctx context.Context, token string, rec Record) erro
 	return nil
 }
 
-// Get implements Store.
-func (s *MemoryStore) Get(ctx context.Context, token string) (Record, error) {
+// GetID implements Store.
+func (s *MemoryStore) GetID(ctx context.Context, id string) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.lookup(ID(token))
+	r := s.lookup(id)
 	if r == nil {
 		return Record{}, ErrNotFound
 	}
@@ -135,13 +135,12 @@ func (s *MemoryStore) Delete(ctx context.Context, token string) error {
 	return nil
 }
 
-// Access implements Store, with the same checks in the same order as RedisStore's script.
-func (s *MemoryStore) Access(ctx context.Context, token string, req Request) (*Grant, error) {
-	id := ID(token)
+// AccessID implements Store, with the same checks in the same order as RedisStore's script.
+func (s *MemoryStore) AccessID(ctx context.Context, id string, req Request) (*Grant, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.lookup(id)
-	if r == nil {
+	if r == nil || req.S3 != "" && r.rec.S3 != req.S3 {
 		return nil, ErrNotFound
 	}
 	now := s.now()

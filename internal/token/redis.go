@@ -90,12 +90,13 @@ return 1
 // before the hit.
 // KEYS[1] record; ARGV[1] now (Unix ms); ARGV[2] request method; ARGV[3] content length or -1;
 // ARGV[4] the generation the caller admitted the client on ("": none); ARGV[5] the HEAD
-// webhook interval (ms).
+// webhook interval (ms); ARGV[6] the S3 credential nonce the record must carry ("": any).
 var accessScript = redis.NewScript(`
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return {'nf'} end
 local r = {}
 for i = 1, #h, 2 do r[h[i]] = h[i + 1] end
+if ARGV[6] ~= '' and r.s3 ~= ARGV[6] then return {'nf'} end
 local now = tonumber(ARGV[1])
 local method = ARGV[2]
 if (r.ip or (r.ct and method == 'PUT')) and ARGV[4] ~= r.g then return {'adm', 0, h} end
@@ -246,7 +247,7 @@ func appendFields(args []any, rec Record, gen string) []any {
 	for _, f := range []struct{ name, value string }{
 		{"p", rec.Prefix}, {"dl", rec.Delivery}, {"ct", strings.Join(rec.ContentTypes, ",")},
 		{"sh", rec.SHA256}, {"ip", strings.Join(rec.IPs, ",")}, {"d", rec.Disposition},
-		{"cc", rec.CacheControl},
+		{"cc", rec.CacheControl}, {"s3", rec.S3},
 	} {
 		if f.value != "" {
 			args = append(args, f.name, f.value)
@@ -262,9 +263,9 @@ func appendFields(args []any, rec Record, gen string) []any {
 	return args
 }
 
-// Get implements Store.
-func (s *RedisStore) Get(ctx context.Context, token string) (Record, error) {
-	m, err := s.c.HGetAll(ctx, s.recordKey(ID(token))).Result()
+// GetID implements Store.
+func (s *RedisStore) GetID(ctx context.Context, id string) (Record, error) {
+	m, err := s.c.HGetAll(ctx, s.recordKey(id)).Result()
 	if err != nil {
 		return Record{}, s.fail("get", err)
 	}
@@ -299,11 +300,10 @@ func (s *RedisStore) Delete(ctx context.Context, token string) error {
 	return nil
 }
 
-// Access implements Store. With WaitReplicas on, a consumed hit the replicas did not confirm
-// is refunded and the access fails with ErrUnavailable: nothing may be served on a count
-// that a failover could lose.
-func (s *RedisStore) Access(ctx context.Context, token string, req Request) (*Grant, error) {
-	id := ID(token)
+// AccessID implements Store. With WaitReplicas on, a consumed hit the replicas did not
+// confirm is refunded and the access fails with ErrUnavailable: nothing may be served on a
+// count that a failover could lose.
+func (s *RedisStore) AccessID(ctx context.Context, id string, req Request) (*Grant, error) {
 	admitted := ""
 	for round := 0; ; round++ {
 		g, rec, err := s.access(ctx, id, req, admitted)
@@ -330,7 +330,7 @@ func (s *RedisStore) Access(ctx context.Context, token string, req Request) (*Gr
 func (s *RedisStore) access(ctx context.Context, id string, req Request, admitted string) (*Grant, *Grant, error) {
 	c, done := s.session()
 	res, err := accessScript.Run(ctx, c, []string{s.recordKey(id)},
-		s.now().UnixMilli(), req.Method, req.ContentLength, admitted, HeadNotifyInterval.Milliseconds()).Slice()
+		s.now().UnixMilli(), req.Method, req.ContentLength, admitted, HeadNotifyInterval.Milliseconds(), req.S3).Slice()
 	consumed := err == nil && len(res) > 0 && res[0] == "ok" && req.Method != MethodHead
 	werr := done(ctx, "access", consumed)
 	if err != nil {
@@ -460,6 +460,8 @@ func (r *Record) set(field, value string, gen *string) error {
 		r.Disposition = value
 	case "cc":
 		r.CacheControl = value
+	case "s3":
+		r.S3 = value
 	case "inm":
 		r.IfNoneMatch = value == "1"
 	case "md":

@@ -13,6 +13,7 @@
 //	                  s size limit (-1)   c callback URL ("")   g generation (random)
 //	                  up "1" once a PUT through the token completed
 //	                  hw when a HEAD last fired the webhook (Unix ms)
+//	                  s3 the nonce of the token's S3 credentials ("": none)
 //	P{ID}u:U        hash, one per upload session U of the token (upload.go). Fields:
 //	                  t kind   b bucket alias   k object key   g generation of the token that
 //	                  created it   s store upload id   l length (-1: deferred)   o offset
@@ -114,6 +115,11 @@ type Record struct {
 	Disposition string
 	// CacheControl replaces the Cache-Control header of downloads; "" keeps the default.
 	CacheControl string
+	// S3, when set, is the nonce of the S3 credentials minted with the token: the S3
+	// listener (package s3api) derives them from ID(token) and this nonce, and a request
+	// presenting another nonce (credentials of a deleted token minted again under the same
+	// string) finds no record. "": the token has no S3 credentials.
+	S3 string
 }
 
 // Delivery modes.
@@ -161,6 +167,11 @@ type Store interface {
 	// Access checks a request against the record and, for GET, PUT and DELETE, consumes a
 	// hit — all atomically.
 	Access(ctx context.Context, token string, req Request) (*Grant, error)
+	// GetID and AccessID are Get and Access for the record filed under id (ID(token)), for
+	// callers that hold credentials derived from a token rather than the token itself (the
+	// S3 listener).
+	GetID(ctx context.Context, id string) (Record, error)
+	AccessID(ctx context.Context, id string, req Request) (*Grant, error)
 	// Refund hands back the hit a Grant consumed. It applies at most once per Grant, and
 	// never to a record deleted and re-created in the meantime.
 	Refund(ctx context.Context, g *Grant) error
@@ -189,6 +200,9 @@ type Request struct {
 	// for records that have such constraints, at the cost of a second round trip for them;
 	// it may be asked for any record.
 	Admit func(*Record) error
+	// S3, when set, is the credential nonce an S3 request presents: a record whose S3 nonce
+	// differs (or that has none) is ErrNotFound, before anything else is checked or consumed.
+	S3 string
 }
 
 // HeadNotifyInterval is how often at most a HEAD fires a token's webhook: HEAD costs no hit,

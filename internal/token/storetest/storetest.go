@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"HeadNotify", testHeadNotify},
 	}
 	cases = append(cases, uploadCases...)
+	cases = append(cases, byIDCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore) })
 	}
