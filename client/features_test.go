@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -364,8 +366,17 @@ func TestRedirectDelivery(t *testing.T) {
 		if stored, _ := gw.s3.object("up/c.bin"); !bytes.Equal(stored.data, payload) {
 			t.Fatalf("after a rewind the store got %d bytes, want %d from where the body started", len(stored.data), len(payload))
 		}
+		// Whether the transport read the body before the 307 came back is a race; a gate makes
+		// it certain: the answer is not read until the body has been.
 		oneWay := mint(client.CreateRequest{Key: "up/d.bin", Method: client.MethodPut})
-		if _, err := eager.Upload(ctx, oneWay.URL, io.MultiReader(bytes.NewReader(payload)), int64(len(payload)), ""); !errors.Is(err, client.ErrBodyNotRewindable) {
+		read := make(chan struct{})
+		gated := client.New(gw.URL, controlToken, client.WithHTTPClient(&http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				return &answerAfter{Conn: conn, gate: read}, err
+			}}}))
+		body := &firstRead{r: bytes.NewReader(payload), done: read}
+		if _, err := gated.Upload(ctx, oneWay.URL, body, int64(len(payload)), ""); !errors.Is(err, client.ErrBodyNotRewindable) {
 			t.Fatalf("a consumed body that cannot be rewound: %v", err)
 		}
 		if _, ok := gw.s3.object("up/d.bin"); ok {
@@ -394,4 +405,30 @@ func headerText(h http.Header) string {
 		b.WriteString(k + ": " + strings.Join(vs, ", ") + "\n")
 	}
 	return b.String()
+}
+
+// firstRead is a body that closes done when it is first read.
+type firstRead struct {
+	r    io.Reader
+	done chan struct{}
+	once sync.Once
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	f.once.Do(func() { close(f.done) })
+	return f.r.Read(p)
+}
+
+// answerAfter is a connection whose answers are not read before gate is closed (at most 5 s).
+type answerAfter struct {
+	net.Conn
+	gate chan struct{}
+}
+
+func (a *answerAfter) Read(p []byte) (int, error) {
+	select {
+	case <-a.gate:
+	case <-time.After(5 * time.Second):
+	}
+	return a.Conn.Read(p)
 }

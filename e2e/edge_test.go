@@ -148,8 +148,9 @@ func TestConnectionFlood(t *testing.T) {
 		t.Errorf("gateway open files peaked at %d, want at most %d (baseline %d + 2 × max_conns_per_client %d + 64)",
 			peak, limit, baseline, perClient)
 	}
-	if f.counts["cut (408)"] < 1 || f.counts["cut (408)"]+f.counts["refused (503)"] != flood {
-		t.Errorf("outcomes %v: want every connection cut with 408 or refused with 503", f.counts)
+	refused := f.counts["refused (503)"] + f.counts["refused (reset)"]
+	if f.counts["cut (408)"] < 1 || f.counts["cut (408)"]+refused != flood || f.counts["refused (reset)"] > flood/100 {
+		t.Errorf("outcomes %v: want every connection cut with 408 or refused with 503 (at most 1%% seeing a reset instead)", f.counts)
 	}
 	if f.refusedLate > 0 {
 		t.Errorf("%d connections were refused only after %s, want at once (before any slot could free up)", f.refusedLate, idle)
@@ -230,6 +231,12 @@ func tallyFlood(outcomes <-chan dripOutcome, idle time.Duration) floodTally {
 			if o.took >= idle {
 				f.refusedLate++
 			}
+		case o.status == 0 && o.took < idle && (errors.Is(o.err, syscall.EPIPE) || errors.Is(o.err, syscall.ECONNRESET)):
+			// Refused too, its 503 lost: the gateway answered and closed before this client's
+			// bytes arrived, and a socket that receives data after its close answers with a
+			// reset, which discards the answer. Only a refusal ends this early: an admitted
+			// connection lives for idle.
+			f.counts["refused (reset)"]++
 		default:
 			f.counts[fmt.Sprintf("other: %d %s %v", o.status, o.code, o.err)]++
 		}
