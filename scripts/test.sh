@@ -28,7 +28,7 @@ TOXIPROXY=github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0
 GOVULNCHECK=golang.org/x/vuln/cmd/govulncheck@v1.9.0
 MC=github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (at %ds)\n' "$*" "$SECONDS"; }
 
 apt_missing=()
 command -v redis-server >/dev/null || apt_missing+=(redis-server)
@@ -87,17 +87,18 @@ fuzztime="${AG_FUZZTIME:-10s}"
 # "context deadline exceeded" at the -fuzztime boundary having found nothing
 # (golang/go#75804, fixed in Go 1.27): a run that fails that way and writes no failing
 # input is tried again, twice at most. A run that writes a failing input fails at once.
+corpus_size() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
 fuzz_one() {
   local dir=$1 target=$2 corpus="$1/testdata/fuzz/$2" out before attempt rc
   out=$(mktemp)
   for attempt in 1 2 3; do
-    before=$(ls "$corpus" 2>/dev/null | wc -l)
+    before=$(corpus_size "$corpus")
     set +e
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "./$dir" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     set -e
     [ "$rc" -eq 0 ] && break
-    if [ "$(ls "$corpus" 2>/dev/null | wc -l)" -ne "$before" ] ||
+    if [ "$(corpus_size "$corpus")" -ne "$before" ] ||
       ! grep -q '^    context deadline exceeded$' "$out" || [ "$attempt" -eq 3 ]; then
       rm -f "$out"
       return "$rc"
