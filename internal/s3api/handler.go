@@ -46,6 +46,9 @@ type Objects interface {
 // Metrics records one request; nil: none.
 type Metrics interface {
 	Request(route, method string, status int, d time.Duration)
+	// Bytes counts object bytes: "out", sent by a GetObject; "in", stored by a PutObject or
+	// an UploadPart (the decoded body, without aws-chunked framing).
+	Bytes(direction string, n int64)
 }
 
 // Options configure a Handler.
@@ -107,7 +110,26 @@ type call struct {
 	auth    *sigv4.Auth
 	tokenID string // from the access key ID, once the signature holds
 	nonce   string
-	err     error // the cause of a 5xx, for the log
+	err     error    // the cause of a 5xx, for the log
+	in      *counter // the object body a PutObject or UploadPart read, for the bytes metric
+}
+
+// objectBody is the request's verified body (aws-chunked framing decoded), counted.
+func (c *call) objectBody() io.Reader {
+	c.in = &counter{r: c.auth.Body(c.r.Body)}
+	return c.in
+}
+
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ServeHTTP serves one S3 request: its signature first (nothing reaches the token store
@@ -217,6 +239,12 @@ func (h *Handler) finish(c *call, start time.Time) {
 	}
 	if h.metrics != nil {
 		h.metrics.Request(route, c.r.Method, c.w.status, d)
+		switch {
+		case c.op.kind == opGetObject && (c.w.status == http.StatusOK || c.w.status == http.StatusPartialContent):
+			h.metrics.Bytes("out", c.w.bytes)
+		case c.in != nil && c.w.status == http.StatusOK:
+			h.metrics.Bytes("in", c.in.n)
+		}
 	}
 	level := slog.LevelInfo
 	if c.w.status >= 500 || p != nil && c.w.status != statusClientGone {

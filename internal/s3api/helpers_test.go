@@ -35,6 +35,27 @@ type testServer struct {
 	keys   *Keys
 	bucket *objstore.File
 	events *events
+	meter  *meter
+}
+
+// meter records the object bytes the listener counted.
+type meter struct {
+	mu    sync.Mutex
+	bytes map[string]int64
+}
+
+func (m *meter) Request(string, string, int, time.Duration) {}
+
+func (m *meter) Bytes(direction string, n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bytes[direction] += n
+}
+
+func (m *meter) get(direction string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes[direction]
 }
 
 // events records the webhooks the listener queued.
@@ -64,10 +85,12 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{store: store, keys: NewKeys(testServerKey), bucket: fb, events: &events{}}
+	ts := &testServer{store: store, keys: NewKeys(testServerKey), bucket: fb, events: &events{},
+		meter: &meter{bytes: map[string]int64{}}}
 	buckets := map[string]objstore.Backend{testAlias: fb}
 	objects := proxy.New(proxy.Options{Store: store, Buckets: buckets, Notifier: ts.events})
-	h := New(Options{Store: store, Objects: objects, Buckets: buckets, Keys: ts.keys, Region: testRegion})
+	h := New(Options{Store: store, Objects: objects, Buckets: buckets, Keys: ts.keys, Region: testRegion,
+		Metrics: ts.meter})
 	ts.srv = httptest.NewServer(h)
 	h.endpoint = ts.srv.URL
 	t.Cleanup(ts.srv.Close)

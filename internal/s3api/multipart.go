@@ -104,7 +104,7 @@ func (h *Handler) uploadPart(c *call) error {
 	if err := h.reserve(ctx, c, mp, u, g.Record.Size, size); err != nil {
 		return err
 	}
-	body := proxy.NewLimitedBody(c.auth.Body(c.r.Body), -1) // remembers the body's own failure
+	body := proxy.NewLimitedBody(c.objectBody(), -1) // remembers the body's own failure
 	part, err := mp.UploadPart(ctx, u.Key, u.StoreID, c.op.part, body, size)
 	if err != nil {
 		h.release(c, u.ID, g.Record.Size, size)

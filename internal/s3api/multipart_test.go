@@ -90,6 +90,9 @@ func TestMultipart(t *testing.T) {
 	if !rec.Uploaded || puts != 1 {
 		t.Fatalf("after Complete: uploaded %v, %d PUT webhooks; want true, 1", rec.Uploaded, puts)
 	}
+	if in := ts.meter.get("in"); in != int64(len(data)) {
+		t.Errorf("object bytes in: %d, want the parts' %d", in, len(data))
+	}
 	_, err = c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testAlias), Key: aws.String("v/movie.mp4")})
 	wantAPIError(t, "a second upload on a one-hit token", err, "AccessDenied", "no hits left")
 }

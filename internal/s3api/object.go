@@ -45,7 +45,7 @@ func (h *Handler) putObject(c *call) error {
 		return err
 	}
 	g.Record.IfNoneMatch = g.Record.IfNoneMatch || ifNoneMatch // the grant's copy: this upload's rule
-	res, err := h.objects.ServePut(c.r, g, be, c.auth.Body(c.r.Body), size)
+	res, err := h.objects.ServePut(c.r, g, be, c.objectBody(), size)
 	if err != nil {
 		return err
 	}

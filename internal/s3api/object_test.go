@@ -92,6 +92,11 @@ func TestPutGetHeadDelete(t *testing.T) {
 	if methods["PUT"] != 1 || methods["GET"] != 2 || methods["HEAD"] != 1 || methods["DELETE"] != 1 {
 		t.Errorf("webhooks by method: got %v, want PUT 1, GET 2, HEAD 1, DELETE 1", methods)
 	}
+	// The bytes metric counts the object bytes stored and delivered, as /object's does: the
+	// whole GET and the range; not the 304, the 416's error document or the NoSuchKey.
+	if in, out := ts.meter.get("in"), ts.meter.get("out"); in != int64(len(body)) || out != int64(len(body))+10 {
+		t.Errorf("object bytes: in %d, out %d; want %d and %d", in, out, len(body), len(body)+10)
+	}
 }
 
 // TestRefusals: each refused case answers the S3 error a client prints, and costs nothing.
