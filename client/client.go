@@ -227,6 +227,9 @@ type CreateRequest struct {
 	Disposition string `json:"disposition,omitempty"`
 	// CacheControl replaces the downloads' "Cache-Control: private, no-store"; "" keeps it.
 	CacheControl string `json:"cache_control,omitempty"`
+	// S3 asks for S3 credentials of this token (Created.S3), for S3 clients of the gateway's
+	// S3 listener; the gateway refuses it with ErrBadRequest while the listener is off.
+	S3 bool `json:"s3,omitempty"`
 }
 
 // Created is the answer to POST /token.
@@ -238,6 +241,32 @@ type Created struct {
 	ExpireAt int64 `json:"expire_at"`
 	// URL is the object URL to hand to whoever uploads or downloads.
 	URL string `json:"url"`
+	Uploads
+	// S3 holds the token's S3 credentials when CreateRequest.S3 asked for them.
+	S3 *S3Credentials `json:"s3,omitempty"`
+}
+
+// Uploads are the other ways a PUT token can upload, each "" when the gateway does not
+// offer it for the token.
+type Uploads struct {
+	// TusURL is the tus 1.0 creation URL (resumable uploads, e.g. with tus-js-client).
+	TusURL string `json:"tus_url,omitempty"`
+	// UppyEndpoint is the companionUrl of Uppy's @uppy/aws-s3 plugin: direct multipart
+	// uploads to the bucket (S3 aliases whose uploads may go direct; not with SHA256).
+	UppyEndpoint string `json:"uppy_endpoint,omitempty"`
+}
+
+// S3Credentials let an S3 client (aws CLI, boto3, the AWS SDKs, mc) use the token through
+// the gateway's S3 listener: path-style requests to Endpoint, signed for Region with the
+// key pair, on Bucket and Key (or under Prefix) only.
+type S3Credentials struct {
+	Endpoint        string `json:"endpoint"`
+	Region          string `json:"region"`
+	Bucket          string `json:"bucket"`
+	Key             string `json:"key,omitempty"`
+	Prefix          string `json:"prefix,omitempty"`
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
 }
 
 // Token is a token's record (GET /token/{token}).
@@ -270,6 +299,7 @@ type Token struct {
 	IP           []string          `json:"ip,omitempty"`
 	Disposition  string            `json:"disposition,omitempty"`
 	CacheControl string            `json:"cache_control,omitempty"`
+	Uploads
 }
 
 // Status is a token's record plus a live look at its object (GET /token/{token}/status).

@@ -29,8 +29,10 @@ type BatchResult struct {
 	Filename string `json:"filename,omitempty"`
 	ExpireAt int64  `json:"expire_at,omitempty"`
 	URL      string `json:"url,omitempty"`
-	Code     string `json:"code,omitempty"`
-	Message  string `json:"message,omitempty"`
+	Uploads
+	S3      *S3Credentials `json:"s3,omitempty"`
+	Code    string         `json:"code,omitempty"`
+	Message string         `json:"message,omitempty"`
 }
 
 // Err returns nil for a minted item, else an *Error that matches the sentinel of its code

@@ -38,8 +38,9 @@ func TestOptionalFields(t *testing.T) {
 	want := client.Token{Token: put.Token, Bucket: "local", Key: "f/a.png", Method: "PUT", ExpireAt: put.ExpireAt, MaxHits: 1,
 		Size: client.Unlimited, URL: put.URL, Delivery: "stream", ContentTypes: []string{"image/png", "image/*"},
 		SHA256: hex.EncodeToString(sum[:]), Metadata: map[string]string{"owner": "user-42"}, IfNoneMatch: true,
-		IP: []string{"127.0.0.1/32", "10.0.0.0/8", "::1/128"}, Disposition: "inline", CacheControl: "private, max-age=60"}
-	if !reflect.DeepEqual(*rec, want) {
+		IP: []string{"127.0.0.1/32", "10.0.0.0/8", "::1/128"}, Disposition: "inline", CacheControl: "private, max-age=60",
+		Uploads: client.Uploads{TusURL: put.TusURL}}
+	if !reflect.DeepEqual(*rec, want) || put.TusURL == "" {
 		t.Fatalf("record:\n got %+v\nwant %+v", *rec, want)
 	}
 	if _, err := c.Upload(ctx, put.URL, strings.NewReader("x"), 1, "image/png"); err != nil {

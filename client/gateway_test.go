@@ -19,8 +19,10 @@ import (
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/s3api"
 	"github.com/assetgateway/assetgateway/internal/token"
 	"github.com/assetgateway/assetgateway/internal/token/storetest"
+	"github.com/assetgateway/assetgateway/internal/tus"
 )
 
 // controlToken is the in-process gateway's control token.
@@ -29,9 +31,11 @@ const controlToken = "control-token-for-client-tests"
 // gateway is a real AssetGateway handler (api + proxy + the embedded token store + a local
 // directory bucket) on a loopback listener. Bucket "local" works; bucket "broken" is an S3
 // bucket whose server refuses everything (502 upstream_error); bucket "s3" is an S3 bucket
-// served by fakeS3, where redirect delivery hands out presigned URLs.
+// served by fakeS3, where redirect delivery hands out presigned URLs. tus is on, and the S3
+// listener serves at S3URL.
 type gateway struct {
 	URL   string
+	S3URL string
 	clock *storetest.Clock
 	store *flakyStore
 	dead  *deadLetters
@@ -91,7 +95,14 @@ func newGateway() (*gateway, error) {
 	var h http.Handler
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	base := "http://" + srv.Listener.Addr().String()
+	keys := s3api.NewKeys("client-test-s3-listener-key-0123456789")
+	s3h := s3api.New(s3api.Options{Store: mem, Objects: objects, Buckets: map[string]objstore.Backend{"local": files},
+		Keys: keys, Region: "us-east-1"}) // the real clock: the SDK signs with it
+	s3srv := httptest.NewServer(s3h)
 	h = api.New(api.Options{
+		Tus: tus.New(tus.Options{Store: mem, Buckets: map[string]objstore.Backend{"local": files}, Host: base,
+			UploadTTL: time.Hour, Budget: objstore.NewUploadBudget(objstore.MinPartSize), Now: clock.Now}),
+		S3:            &api.S3{Credentials: keys, Endpoint: s3srv.URL, Region: "us-east-1"},
 		Tokens:        store,
 		Objects:       objects,
 		Buckets:       map[string]api.Bucket{"local": files, "broken": broken, "s3": s3},
@@ -104,8 +115,9 @@ func newGateway() (*gateway, error) {
 		Now:           clock.Now,
 	})
 	srv.Start()
-	return &gateway{URL: base, clock: clock, store: store, dead: dead, s3: fake, close: func() {
+	return &gateway{URL: base, S3URL: s3srv.URL, clock: clock, store: store, dead: dead, s3: fake, close: func() {
 		srv.Close()
+		s3srv.Close()
 		refusing.Close()
 		fake.srv.Close()
 		broken.Close()

@@ -98,6 +98,13 @@ func TestCLITokenCreateOptionalFields(t *testing.T) {
 		t.Fatalf("record:\n got %+v\nwant %+v", *rec, want)
 	}
 
+	r = (&invocation{env: env}).cli(t, "token", "create", "--bucket", "local", "--key", "up/b.png", "--method", "put", "--s3")
+	r.want(t, 0)
+	if c := decode[client.Created](t, r.stdout); c.S3 == nil || c.S3.AccessKeyID == "" || c.S3.Key != "up/b.png" ||
+		c.S3.Endpoint != "http://s3.gateway.invalid" {
+		t.Fatalf("--s3: %s, want the token's S3 credentials", r.stdout)
+	}
+
 	r = (&invocation{env: env}).cli(t, "token", "create", "--bucket", "local", "--prefix", "hls/", "--method", "list", "--max-hits", "5")
 	r.want(t, 0)
 	if rec, err := g.api.GetToken(context.Background(), decode[client.Created](t, r.stdout).Token); err != nil || rec.Prefix != "hls/" || rec.Method != "LIST" || rec.Key != "" {

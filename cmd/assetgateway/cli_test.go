@@ -18,6 +18,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/callback"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/s3api"
 	"github.com/assetgateway/assetgateway/internal/token"
 )
 
@@ -64,6 +65,7 @@ func newCLIGateway(t *testing.T) *cliGateway {
 		Host:          "http://gateway.invalid", // the CLI must work with the url it is given
 		MaxTTL:        24 * time.Hour,
 		DeadLetters:   dead,
+		S3:            &api.S3{Credentials: s3api.NewKeys("cli-test-s3-listener-key-0123456789"), Endpoint: "http://s3.gateway.invalid", Region: "us-east-1"},
 	}))
 	t.Cleanup(srv.Close)
 	return &cliGateway{url: srv.URL, api: client.New(srv.URL, cliControl), dead: dead, s3: fake}

@@ -53,6 +53,8 @@ Mints a token (POST /token) and prints the answer as JSON; "url" is the object U
   --ip ADDR|CIDR         a client address the token works from (10.0.0.7, 10.0.0.0/8,
                          2001:db8::/32); repeat for more (default: anywhere)
   --cache-control VALUE  Cache-Control of the downloads instead of "private, no-store"
+  --s3                   S3 credentials too (printed as "s3"), for S3 clients (aws CLI, boto3,
+                         mc) of the gateway's S3 listener (needs s3api.listen)
 
 Upload constraints (PUT tokens):
   --content-type-allowed TYPE  a media type an upload may declare (image/png, image/*);
@@ -200,6 +202,7 @@ func (cf *createFlags) bind(fs *flag.FlagSet) {
 	fs.Var(&cf.ips, "ip", "")
 	fs.StringVar(&req.Disposition, "disposition", "", "")
 	fs.StringVar(&req.CacheControl, "cache-control", "", "")
+	fs.BoolVar(&req.S3, "s3", false, "")
 }
 
 // request builds the POST /token body the flags describe; its error is a usage error.
