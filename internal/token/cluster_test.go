@@ -86,7 +86,7 @@ func getRecord(clock *storetest.Clock, method string, maxHits int64) token.Recor
 // testClusterContract runs the whole store contract on a RedisStore over a cluster client.
 func testClusterContract(t *testing.T, c *testenv.RedisCluster) {
 	storetest.Run(t, func(t *testing.T, clock *storetest.Clock, retention time.Duration) token.Store {
-		return newClusterStore(t, c, clock, retention, time.Second)
+		return newClusterStore(t, c, clock, retention, concurrentTimeout)
 	})
 }
 

@@ -22,10 +22,20 @@ func TestMemoryStore(t *testing.T) {
 	})
 }
 
+// concurrentTimeout is the client timeout (and pool wait) of the stores that take the
+// contract's 1000 concurrent accesses: queued for a pool of 20 connections on two cores busy
+// with the rest of the suite, an access can wait over a second for a connection.
+const concurrentTimeout = 5 * time.Second
+
 // newRedisStore returns a store on srv with its own client, as a separate replica would have.
 func newRedisStore(t *testing.T, srv *testenv.Redis, clock *storetest.Clock, retention time.Duration) *token.RedisStore {
 	t.Helper()
-	c := token.NewRedisClient(token.ClientOptions{Addr: srv.Addr, Timeout: time.Second})
+	return newRedisStoreTimeout(t, srv, clock, retention, time.Second)
+}
+
+func newRedisStoreTimeout(t *testing.T, srv *testenv.Redis, clock *storetest.Clock, retention, timeout time.Duration) *token.RedisStore {
+	t.Helper()
+	c := token.NewRedisClient(token.ClientOptions{Addr: srv.Addr, Timeout: timeout})
 	s := token.NewRedisStore(token.RedisOptions{Client: c, KeyPrefix: "test:", Retention: retention, Now: clock.Now})
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -34,7 +44,7 @@ func newRedisStore(t *testing.T, srv *testenv.Redis, clock *storetest.Clock, ret
 func TestRedisStore(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	storetest.Run(t, func(t *testing.T, clock *storetest.Clock, retention time.Duration) token.Store {
-		return newRedisStore(t, srv, clock, retention)
+		return newRedisStoreTimeout(t, srv, clock, retention, concurrentTimeout)
 	})
 }
 
@@ -45,7 +55,7 @@ func TestRedisStoreReplicas(t *testing.T) {
 	clock := storetest.NewClock()
 	var stores []token.Store
 	for range 4 {
-		stores = append(stores, newRedisStore(t, srv, clock, time.Hour))
+		stores = append(stores, newRedisStoreTimeout(t, srv, clock, time.Hour, concurrentTimeout))
 	}
 	tok := token.Generate()
 	rec := token.Record{Bucket: "b", Key: "k", Method: token.MethodGet, MaxHits: 3, Size: token.Unlimited,

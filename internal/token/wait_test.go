@@ -14,7 +14,7 @@ import (
 // newWaitStore returns a store on primary that waits for replicas acknowledgements.
 func newWaitStore(t *testing.T, primary string, clock *storetest.Clock, retention time.Duration, replicas int, wait time.Duration) *token.RedisStore {
 	t.Helper()
-	c := token.NewRedisClient(token.ClientOptions{Addr: primary, Timeout: time.Second})
+	c := token.NewRedisClient(token.ClientOptions{Addr: primary, Timeout: concurrentTimeout})
 	s := token.NewRedisStore(token.RedisOptions{Client: c, KeyPrefix: "test:", Retention: retention, Now: clock.Now,
 		WaitReplicas: replicas, WaitTimeout: wait})
 	t.Cleanup(func() { s.Close() })
