@@ -6,6 +6,7 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/config"
 	"github.com/assetgateway/assetgateway/internal/objstore"
+	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/tus"
 )
 
@@ -13,7 +14,7 @@ import (
 // part size, and their part buffers come out of the budget every upload path shares. It is
 // also the janitor's owner of tus sessions.
 func newTus(cfg *config.Config, store tus.Store, backends map[string]objstore.Backend, budget *objstore.UploadBudget,
-	notifier tus.Notifier, clientIP func(*http.Request) string, log *slog.Logger) *tus.Handler {
+	notifier proxy.Notifier, clientIP func(*http.Request) string, log *slog.Logger) *tus.Handler {
 	partSize := map[string]int64{}
 	for alias, b := range cfg.Buckets {
 		if b.Driver == config.DriverS3 {

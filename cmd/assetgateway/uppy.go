@@ -6,12 +6,13 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/config"
 	"github.com/assetgateway/assetgateway/internal/objstore"
+	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/uppy"
 )
 
 // newUppy builds the handler of Uppy's S3 endpoints (direct uploads) over the aliases whose
 // configuration turns direct_uploads on; it is also the janitor's owner of their sessions.
-func newUppy(cfg *config.Config, backends map[string]objstore.Backend, store uppy.Store, notifier uppy.Notifier,
+func newUppy(cfg *config.Config, backends map[string]objstore.Backend, store uppy.Store, notifier proxy.Notifier,
 	clientIP func(*http.Request) string, log *slog.Logger) *uppy.Handler {
 	aliases := map[string]uppy.Alias{}
 	for alias, b := range backends {

@@ -15,6 +15,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/sigv4"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
 // Store is what the listener needs from the token store: records found by ID (the access key
@@ -22,12 +23,7 @@ import (
 type Store interface {
 	GetID(ctx context.Context, id string) (token.Record, error)
 	AccessID(ctx context.Context, id string, req token.Request) (*token.Grant, error)
-	CreateUpload(ctx context.Context, g *token.Grant, u token.Upload) (token.Upload, error)
-	Upload(ctx context.Context, tokenID, id string) (token.Upload, *token.Grant, error)
-	UpdateUpload(ctx context.Context, tokenID string, u token.Upload) (token.Upload, error)
-	DeleteUpload(ctx context.Context, tokenID, id string) error
-	LockUpload(ctx context.Context, tokenID, id, holder string, ttl time.Duration) (bool, error)
-	UnlockUpload(ctx context.Context, tokenID, id, holder string) error
+	upload.Sessions
 }
 
 // Objects are /object's accesses once admitted (package proxy): the listener admits a

@@ -44,46 +44,8 @@ type ClientOptions struct {
 // or a dial failure — which for a consume whose reply was lost would count the hit again — so
 // every node's transport errors are marked final (see finalTransportErrors).
 func NewRedisClient(o ClientOptions) redis.UniversalClient {
-	if len(o.ClusterAddrs) > 0 {
-		c := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                 o.ClusterAddrs,
-			Username:              o.Username,
-			Password:              o.Password,
-			DialTimeout:           o.Timeout,
-			ReadTimeout:           o.Timeout,
-			WriteTimeout:          o.Timeout,
-			PoolTimeout:           o.Timeout,
-			PoolSize:              o.PoolSize,
-			MaxRetries:            -1,
-			DialerRetries:         1,
-			ContextTimeoutEnabled: true,
-			// MaxRedirects: go-redis's default (3).
-		})
-		// Registered before the first command: node clients are created lazily, each one
-		// through OnNewNode, so none escapes the hook.
-		c.OnNewNode(func(node *redis.Client) { node.AddHook(finalTransportErrors{}) })
-		return c
-	}
-	if o.MasterName != "" {
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:            o.MasterName,
-			SentinelAddrs:         o.SentinelAddrs,
-			SentinelPassword:      o.SentinelPassword,
-			Username:              o.Username,
-			Password:              o.Password,
-			DB:                    o.DB,
-			DialTimeout:           o.Timeout,
-			ReadTimeout:           o.Timeout,
-			WriteTimeout:          o.Timeout,
-			PoolTimeout:           o.Timeout,
-			PoolSize:              o.PoolSize,
-			MaxRetries:            -1, // also for the sentinels: a retried consume could count twice
-			DialerRetries:         1,
-			ContextTimeoutEnabled: true,
-		})
-	}
-	return redis.NewClient(&redis.Options{
-		Addr:                  o.Addr,
+	u := &redis.UniversalOptions{
+		Addrs:                 []string{o.Addr},
 		Username:              o.Username,
 		Password:              o.Password,
 		DB:                    o.DB,
@@ -92,10 +54,24 @@ func NewRedisClient(o ClientOptions) redis.UniversalClient {
 		WriteTimeout:          o.Timeout,
 		PoolTimeout:           o.Timeout,
 		PoolSize:              o.PoolSize,
-		MaxRetries:            -1,
+		MaxRetries:            -1, // for the sentinels too: a retried consume could count twice
 		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
-	})
+		// MaxRedirects: go-redis's default (3).
+	}
+	switch {
+	case len(o.ClusterAddrs) > 0:
+		u.Addrs, u.IsClusterMode = o.ClusterAddrs, true
+	case o.MasterName != "":
+		u.Addrs, u.MasterName, u.SentinelPassword = o.SentinelAddrs, o.MasterName, o.SentinelPassword
+	}
+	c := redis.NewUniversalClient(u)
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		// Registered before the first command: node clients are created lazily, each one
+		// through OnNewNode, so none escapes the hook.
+		cc.OnNewNode(func(node *redis.Client) { node.AddHook(finalTransportErrors{}) })
+	}
+	return c
 }
 
 // finalTransportErrors is a hook on each node client of a cluster client. The cluster

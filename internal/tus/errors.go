@@ -1,28 +1,14 @@
 package tus
 
-import "net/http"
+import (
+	"net/http"
 
-// Error is a failure with its place in the contract: an HTTP status (tus's own where the
-// protocol names one), a stable code and a message safe to show the client. Err, the cause,
-// goes to the log only. internal/api writes it in the contract's JSON shape.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-	Err     error
-}
+	"github.com/assetgateway/assetgateway/internal/upload"
+)
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Code + ": " + e.Message + ": " + e.Err.Error()
-	}
-	return e.Code + ": " + e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// HTTPError gives the status, code and message of the answer.
-func (e *Error) HTTPError() (status int, code, message string) { return e.Status, e.Code, e.Message }
+// Error is a refusal with an HTTP status (tus's own where the protocol names one), a code
+// and a message for the client.
+type Error = upload.Error
 
 // StatusChecksumMismatch is tus's answer to a body that does not match its Upload-Checksum.
 const StatusChecksumMismatch = 460

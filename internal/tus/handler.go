@@ -33,6 +33,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
 // Kind is the token.Upload kind of tus uploads.
@@ -44,17 +45,7 @@ type Store interface {
 	Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error)
 	Refund(ctx context.Context, g *token.Grant) error
 	MarkUploaded(ctx context.Context, g *token.Grant) error
-	CreateUpload(ctx context.Context, g *token.Grant, u token.Upload) (token.Upload, error)
-	Upload(ctx context.Context, tokenID, id string) (token.Upload, *token.Grant, error)
-	UpdateUpload(ctx context.Context, tokenID string, u token.Upload) (token.Upload, error)
-	DeleteUpload(ctx context.Context, tokenID, id string) error
-	LockUpload(ctx context.Context, tokenID, id, holder string, ttl time.Duration) (bool, error)
-	UnlockUpload(ctx context.Context, tokenID, id, holder string) error
-}
-
-// Notifier queues asset.access webhooks.
-type Notifier interface {
-	Enqueue(ctx context.Context, target string, ev callback.Event) error
+	upload.Sessions
 }
 
 // Options configure a Handler. Every field is required unless its comment says otherwise.
@@ -72,7 +63,7 @@ type Options struct {
 	// UploadTTL bounds an upload's life (Upload-Expires).
 	UploadTTL time.Duration
 	// Notifier receives the asset.access event of each completed upload; nil: no webhooks.
-	Notifier Notifier
+	Notifier proxy.Notifier
 	// ClientIP returns a request's client address; nil: the TCP peer.
 	ClientIP func(*http.Request) string
 	Logger   *slog.Logger
@@ -89,7 +80,7 @@ type Handler struct {
 	budget   *objstore.UploadBudget
 	host     string
 	ttl      time.Duration
-	notifier Notifier
+	notifier proxy.Notifier
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time

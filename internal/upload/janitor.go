@@ -1,7 +1,8 @@
-// Package upload ends upload sessions that are over: expired, or whose token was revoked.
-// An upload session (token.Upload) belongs to an owner — the tus handler, and later Uppy's
-// multipart endpoints or an S3 listener — named by its Kind; the Janitor hands each due
-// upload to its owner's Cleanup, which removes what the upload holds in the object store
+// Package upload is what the owners of upload sessions share, and ends the sessions that are
+// over: expired, or whose token was revoked. An upload session (token.Upload) belongs to an
+// owner — the tus handler, Uppy's multipart endpoints, the S3 listener — named by its Kind;
+// owners make the store's session calls (Sessions) and refuse with Error. The Janitor hands
+// each due upload to its owner's Cleanup, which removes what the upload holds in the object store
 // (the store's multipart upload, temporary objects), then deletes the record, which hands
 // back the token's hit if the upload still held it.
 //

@@ -7,31 +7,13 @@ import (
 
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
-// Error is a refusal with its place in the contract: an HTTP status, a stable code and a
-// message safe to show the client. Err, the cause, goes to the log only. internal/api writes
-// it in the contract's JSON shape. The token's own answers (token_not_found, token_expired,
-// hits_exceeded, size_exceeded, forbidden, unsupported_media_type, …) are the token store's
-// and the proxy's errors, mapped there.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-	Err     error
-}
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Code + ": " + e.Message + ": " + e.Err.Error()
-	}
-	return e.Code + ": " + e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// HTTPError gives the status, code and message of the answer.
-func (e *Error) HTTPError() (status int, code, message string) { return e.Status, e.Code, e.Message }
+// Error is a refusal with an HTTP status, a code and a message for the client. The token's
+// own answers (token_not_found, token_expired, hits_exceeded, size_exceeded, forbidden,
+// unsupported_media_type, …) are the token store's and the proxy's errors, mapped there.
+type Error = upload.Error
 
 func badRequest(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}

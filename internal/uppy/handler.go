@@ -15,6 +15,7 @@ import (
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
+	"github.com/assetgateway/assetgateway/internal/upload"
 )
 
 // Kind is the token.Upload kind of Uppy's multipart uploads.
@@ -26,12 +27,7 @@ type Store interface {
 	Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error)
 	Refund(ctx context.Context, g *token.Grant) error
 	MarkUploaded(ctx context.Context, g *token.Grant) error
-	CreateUpload(ctx context.Context, g *token.Grant, u token.Upload) (token.Upload, error)
-	Upload(ctx context.Context, tokenID, id string) (token.Upload, *token.Grant, error)
-	UpdateUpload(ctx context.Context, tokenID string, u token.Upload) (token.Upload, error)
-	DeleteUpload(ctx context.Context, tokenID, id string) error
-	LockUpload(ctx context.Context, tokenID, id, holder string, ttl time.Duration) (bool, error)
-	UnlockUpload(ctx context.Context, tokenID, id, holder string) error
+	upload.Sessions
 }
 
 // Objects is what the handler needs from an alias's object store (objstore.DirectUploader
@@ -44,11 +40,6 @@ type Objects interface {
 	AbortMultipart(ctx context.Context, key, uploadID string) error
 	PresignUploadPart(ctx context.Context, key, uploadID string, number int32, ttl time.Duration) (string, error)
 	PresignPost(ctx context.Context, key string, ttl time.Duration, p objstore.PostPolicy) (string, map[string]string, error)
-}
-
-// Notifier queues asset.access webhooks.
-type Notifier interface {
-	Enqueue(ctx context.Context, target string, ev callback.Event) error
 }
 
 // Alias is a bucket alias that takes direct uploads.
@@ -71,7 +62,7 @@ type Options struct {
 	// Host/object/{token}.
 	Host string
 	// Notifier receives the webhooks; nil: none.
-	Notifier Notifier
+	Notifier proxy.Notifier
 	// ClientIP returns a request's client address after trusted-proxy handling; nil: the
 	// TCP peer.
 	ClientIP func(*http.Request) string
@@ -87,7 +78,7 @@ type Handler struct {
 	aliases   map[string]Alias
 	retention time.Duration
 	host      string
-	notifier  Notifier
+	notifier  proxy.Notifier
 	clientIP  func(*http.Request) string
 	log       *slog.Logger
 	now       func() time.Time
