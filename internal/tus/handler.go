@@ -40,13 +40,7 @@ import (
 const Kind = "tus"
 
 // Store is what tus needs from the token store.
-type Store interface {
-	Get(ctx context.Context, tok string) (token.Record, error)
-	Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error)
-	Refund(ctx context.Context, g *token.Grant) error
-	MarkUploaded(ctx context.Context, g *token.Grant) error
-	upload.Sessions
-}
+type Store = upload.Tokens
 
 // Options configure a Handler. Every field is required unless its comment says otherwise.
 type Options struct {

@@ -19,6 +19,17 @@ type Sessions interface {
 	UnlockUpload(ctx context.Context, tokenID, id, holder string) error
 }
 
+// Tokens is what an owner that serves requests by token (tus, Uppy's endpoints) needs from
+// the token store: the record, the access that takes the hit, its refund, the uploaded mark
+// and the session calls.
+type Tokens interface {
+	Get(ctx context.Context, tok string) (token.Record, error)
+	Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error)
+	Refund(ctx context.Context, g *token.Grant) error
+	MarkUploaded(ctx context.Context, g *token.Grant) error
+	Sessions
+}
+
 // Error is an owner's refusal with its place in the contract: an HTTP status, a stable code
 // and a message safe to show the client. Err, the cause, goes to the log only. internal/api
 // writes it in the contract's JSON shape (through HTTPError).

@@ -22,13 +22,7 @@ import (
 const Kind = "uppy"
 
 // Store is what the handler needs from the token store.
-type Store interface {
-	Get(ctx context.Context, tok string) (token.Record, error)
-	Access(ctx context.Context, tok string, req token.Request) (*token.Grant, error)
-	Refund(ctx context.Context, g *token.Grant) error
-	MarkUploaded(ctx context.Context, g *token.Grant) error
-	upload.Sessions
-}
+type Store = upload.Tokens
 
 // Objects is what the handler needs from an alias's object store (objstore.DirectUploader
 // has it): the multipart upload kept by the gateway, the presigned requests sent by the
