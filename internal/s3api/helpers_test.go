@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/callback/callbacktest"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/token"
@@ -34,7 +34,7 @@ type testServer struct {
 	store  *token.MemoryStore
 	keys   *Keys
 	bucket *objstore.File
-	events *events
+	events *callbacktest.Recorder
 	meter  *meter
 }
 
@@ -58,25 +58,6 @@ func (m *meter) get(direction string) int64 {
 	return m.bytes[direction]
 }
 
-// events records the webhooks the listener queued.
-type events struct {
-	mu  sync.Mutex
-	all []callback.Event
-}
-
-func (e *events) Enqueue(_ context.Context, _ string, ev callback.Event) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.all = append(e.all, ev)
-	return nil
-}
-
-func (e *events) list() []callback.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]callback.Event(nil), e.all...)
-}
-
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	store := token.NewMemoryStore(token.MemoryOptions{Retention: time.Hour})
@@ -85,7 +66,7 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{store: store, keys: NewKeys(testServerKey), bucket: fb, events: &events{},
+	ts := &testServer{store: store, keys: NewKeys(testServerKey), bucket: fb, events: &callbacktest.Recorder{},
 		meter: &meter{bytes: map[string]int64{}}}
 	buckets := map[string]objstore.Backend{testAlias: fb}
 	objects := proxy.New(proxy.Options{Store: store, Buckets: buckets, Notifier: ts.events})

@@ -82,7 +82,7 @@ func TestMultipart(t *testing.T) {
 	}
 	rec, _ := ts.store.Get(ctx, tok)
 	puts := 0
-	for _, ev := range ts.events.list() {
+	for _, ev := range ts.events.Events() {
 		if ev.Method == "PUT" && ev.Size == int64(len(data)) {
 			puts++
 		}

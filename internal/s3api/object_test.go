@@ -83,7 +83,7 @@ func TestPutGetHeadDelete(t *testing.T) {
 	}
 
 	methods := map[string]int{}
-	for _, ev := range ts.events.list() {
+	for _, ev := range ts.events.Events() {
 		methods[ev.Method]++
 		if ev.Bucket != testAlias || ev.Key != "docs/a.txt" || ev.RequestID == "" {
 			t.Errorf("webhook %+v: want bucket %s, key docs/a.txt and a request id", ev, testAlias)

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/assetgateway/assetgateway/internal/api"
-	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/callback/callbacktest"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/testenv"
@@ -41,25 +40,6 @@ const (
 	hook     = "https://hooks.example.com/in"
 )
 
-// notifier records the webhooks the gateway queues.
-type notifier struct {
-	mu     sync.Mutex
-	events []callback.Event
-}
-
-func (n *notifier) Enqueue(_ context.Context, target string, ev callback.Event) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.events = append(n.events, ev)
-	return nil
-}
-
-func (n *notifier) all() []callback.Event {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]callback.Event(nil), n.events...)
-}
-
 // gateway is one in-process gateway: the real route table, the tus handler, a token store and
 // one bucket alias "b".
 type gateway struct {
@@ -68,7 +48,7 @@ type gateway struct {
 	kind    string // "file", "minio" or "versitygw"
 	store   token.Store
 	be      objstore.Backend
-	hooks   *notifier
+	hooks   *callbacktest.Recorder
 	janitor *upload.Janitor
 	s3      *s3.Client // the bucket without the gateway (S3 kinds)
 	bucket  string
@@ -177,7 +157,7 @@ func (g *gateway) start(s setup) {
 	if s.rate == 0 {
 		s.rate = 1000
 	}
-	g.hooks = &notifier{}
+	g.hooks = &callbacktest.Recorder{}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	g.t.Cleanup(srv.Close)

@@ -23,14 +23,14 @@ import (
 // innocent uploads an object through a fresh token and checks it arrived as usual.
 func innocent(t *testing.T, g *gateway, key string) {
 	t.Helper()
-	before := len(g.hooks.all())
+	before := len(g.hooks.Events())
 	data := randomData(partSize+500, 99)
 	tok := g.mint(key, "")
 	path := g.create(tok, int64(len(data)))
 	g.send(path, data, 3<<20, false)
-	if got := g.object(key); !bytes.Equal(got, data) || g.usedHits(tok) != 1 || len(g.hooks.all()) != before+1 {
+	if got := g.object(key); !bytes.Equal(got, data) || g.usedHits(tok) != 1 || len(g.hooks.Events()) != before+1 {
 		t.Fatalf("the innocent upload: %d bytes, used_hits %d, %d new webhooks; want it whole, 1, 1",
-			len(got), g.usedHits(tok), len(g.hooks.all())-before)
+			len(got), g.usedHits(tok), len(g.hooks.Events())-before)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestLyingClients(t *testing.T) {
 	eachKind(t, setup{}, func(t *testing.T, g *gateway) {
 		data := randomData(2*partSize, 3)
 		t.Run("Content-Length larger than the body", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			tok := g.mint("lie/larger", "")
 			path := g.create(tok, int64(len(data)))
 			rawPatch(t, g, path, 0, int64(len(data)), data[:1<<20], true)
@@ -165,7 +165,7 @@ func TestLyingClients(t *testing.T) {
 			checkDone(t, g, tok, "lie/larger", path, data)
 		})
 		t.Run("Content-Length smaller than the body", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			tok := g.mint("lie/smaller", "")
 			path := g.create(tok, int64(len(data)))
 			if status := rawPatch(t, g, path, 0, 1000, data[:2000], false); !strings.Contains(status, "204") {
@@ -178,7 +178,7 @@ func TestLyingClients(t *testing.T) {
 			checkDone(t, g, tok, "lie/smaller", path, data)
 		})
 		t.Run("a dripping body", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			drip := randomData(100, 5)
 			tok := g.mint("lie/drip", "")
 			path := g.create(tok, int64(len(drip)))
@@ -211,7 +211,7 @@ func TestLyingClients(t *testing.T) {
 			checkDone(t, g, tok, "lie/drip", path, drip)
 		})
 		t.Run("past the token's size mid-body", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			const size = partSize + 1<<20
 			tok := g.mint("lie/cap", fmt.Sprintf(`,"size":%d`, size))
 			path := g.create(tok, -1)
@@ -319,7 +319,7 @@ func TestReplicas(t *testing.T) {
 	if n := gs[1].usedHits(tok); n != 1 {
 		t.Errorf("used_hits: %d, want 1", n)
 	}
-	if n := len(gs[0].hooks.all()) + len(gs[1].hooks.all()); n != 1 {
+	if n := len(gs[0].hooks.Events()) + len(gs[1].hooks.Events()); n != 1 {
 		t.Errorf("webhooks from both replicas: %d, want 1", n)
 	}
 	gs[0].noLeftovers()

@@ -34,7 +34,7 @@ func checkDone(t *testing.T, g *gateway, tok, key, path string, data []byte) {
 	if rec["uploaded"] != true || rec["used_hits"].(float64) != 1 || rec["object_size"].(float64) != float64(len(data)) {
 		t.Errorf("status: uploaded %v, used_hits %v, object_size %v; want true, 1, %d", rec["uploaded"], rec["used_hits"], rec["object_size"], len(data))
 	}
-	evs := g.hooks.all()
+	evs := g.hooks.Events()
 	if len(evs) != 1 || evs[0].Method != http.MethodPut || evs[0].Status != 200 || evs[0].Size != int64(len(data)) || evs[0].Key != key {
 		t.Errorf("webhooks: %+v, want one asset.access PUT 200 of %d bytes", evs, len(data))
 	}
@@ -59,7 +59,7 @@ func TestUploadShapes(t *testing.T) {
 	eachKind(t, setup{}, func(t *testing.T, g *gateway) {
 		for i, s := range shapes {
 			t.Run(s.name, func(t *testing.T) {
-				g.hooks.events = nil
+				g.hooks.Reset()
 				key := fmt.Sprintf("shapes/%d.bin", i)
 				tok := g.mint(key, "")
 				meta := "filename " + base64.StdEncoding.EncodeToString([]byte("報告.bin")) +
@@ -84,7 +84,7 @@ func TestUploadShapes(t *testing.T) {
 func TestCreationExtensions(t *testing.T) {
 	eachKind(t, setup{}, func(t *testing.T, g *gateway) {
 		t.Run("with upload, whole", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			data := randomData(1000, 2)
 			tok := g.mint("ext/whole", "")
 			a := g.do("POST", "/tus/"+tok, bytes.NewReader(data), int64(len(data)), "Tus-Resumable", "1.0.0",
@@ -95,7 +95,7 @@ func TestCreationExtensions(t *testing.T) {
 			checkDone(t, g, tok, "ext/whole", strings.TrimPrefix(a.hdr.Get("Location"), g.url), data)
 		})
 		t.Run("with upload, then PATCH", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			data := randomData(partSize+1000, 3)
 			tok := g.mint("ext/first", "")
 			a := g.do("POST", "/tus/"+tok, bytes.NewReader(data[:2<<20]), 2<<20, "Tus-Resumable", "1.0.0",
@@ -111,7 +111,7 @@ func TestCreationExtensions(t *testing.T) {
 		})
 		t.Run("deferred length", func(t *testing.T) {
 			for _, lastEmpty := range []bool{false, true} {
-				g.hooks.events = nil
+				g.hooks.Reset()
 				data := randomData(partSize+3<<20, 4)
 				key := fmt.Sprintf("ext/deferred-%v", lastEmpty)
 				tok := g.mint(key, "")
@@ -137,7 +137,7 @@ func TestCreationExtensions(t *testing.T) {
 			}
 		})
 		t.Run("empty", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			tok := g.mint("ext/empty", "")
 			path := g.create(tok, 0)
 			checkDone(t, g, tok, "ext/empty", path, nil)
@@ -299,13 +299,13 @@ func TestTokenConstraints(t *testing.T) {
 			if n := g.usedHits(tok); n != 0 {
 				t.Errorf("used_hits: %d, want 0 (handed back)", n)
 			}
-			if len(g.hooks.all()) != 0 {
-				t.Errorf("webhooks for a refused upload: %+v", g.hooks.all())
+			if len(g.hooks.Events()) != 0 {
+				t.Errorf("webhooks for a refused upload: %+v", g.hooks.Events())
 			}
 			g.noLeftovers()
 		}
 		t.Run("sha256 mismatch", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			tok := g.mint("c/sha", `,"sha256":"`+sha256Hex([]byte("other"))+`"`)
 			path := g.create(tok, int64(len(data)))
 			if a := g.patch(path, 0, data[:partSize], partSize); a.status != 204 {
@@ -318,14 +318,14 @@ func TestTokenConstraints(t *testing.T) {
 			}
 		})
 		t.Run("sha256 match", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			tok := g.mint("c/sha-ok", `,"sha256":"`+sha256Hex(data)+`"`)
 			path := g.create(tok, int64(len(data)))
 			g.send(path, data, 3<<20, false) // the digest travels between requests
 			checkDone(t, g, tok, "c/sha-ok", path, data)
 		})
 		t.Run("if_none_match", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			old := []byte("already here")
 			if _, err := g.be.Put(context.Background(), objstore.PutInput{Key: "c/inm", Body: bytes.NewReader(old), Size: int64(len(old))}); err != nil {
 				t.Fatal(err)
@@ -345,7 +345,7 @@ func TestTokenConstraints(t *testing.T) {
 			}
 		})
 		t.Run("content type sniffed", func(t *testing.T) {
-			g.hooks.events = nil
+			g.hooks.Reset()
 			png := append([]byte("\x89PNG\r\n\x1a\n"), randomData(2000, 7)...)
 			tok := g.mint("c/sniff.png", `,"content_types":["image/png"]`)
 			path := g.create(tok, int64(len(png)))
@@ -354,7 +354,7 @@ func TestTokenConstraints(t *testing.T) {
 			if info, _ := g.be.Head(context.Background(), "c/sniff.png", objstore.Conditions{}); info.ContentType != "image/png" {
 				t.Errorf("sniffed content type %q, want image/png", info.ContentType)
 			}
-			g.hooks.events = nil
+			g.hooks.Reset()
 			other := g.mint("c/sniff-refused", `,"content_types":["image/png"]`)
 			path = g.create(other, 100)
 			refused(t, other, "c/sniff-refused", path, g.patch(path, 0, []byte(strings.Repeat("plain text ", 10)[:100]), 100),
@@ -364,7 +364,7 @@ func TestTokenConstraints(t *testing.T) {
 			if g.s3 == nil {
 				t.Skip("user metadata is read back through S3")
 			}
-			g.hooks.events = nil
+			g.hooks.Reset()
 			tok := g.mint("c/meta", `,"metadata":{"owner":"user-42"}`)
 			path := g.create(tok, int64(len(data)))
 			g.send(path, data, partSize, false)

@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/assetgateway/assetgateway/internal/api"
-	"github.com/assetgateway/assetgateway/internal/callback"
+	"github.com/assetgateway/assetgateway/internal/callback/callbacktest"
 	"github.com/assetgateway/assetgateway/internal/objstore"
 	"github.com/assetgateway/assetgateway/internal/proxy"
 	"github.com/assetgateway/assetgateway/internal/testenv"
@@ -42,25 +42,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const controlToken = "uppy-test-control-token"
 
-// recorder is a Notifier that keeps every event, by callback URL.
-type recorder struct {
-	mu     sync.Mutex
-	events map[string][]callback.Event
-}
-
-func (r *recorder) Enqueue(_ context.Context, target string, ev callback.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events[target] = append(r.events[target], ev)
-	return nil
-}
-
-func (r *recorder) of(target string) []callback.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]callback.Event(nil), r.events[target]...)
-}
-
 // gateway is one in-process gateway on an S3 server.
 type gateway struct {
 	t       *testing.T
@@ -69,7 +50,7 @@ type gateway struct {
 	clock   *storetest.Clock // nil with Redis (real time)
 	raw     *s3.Client
 	bucket  string
-	events  *recorder
+	events  *callbacktest.Recorder
 	janitor *upload.Janitor
 	hc      *http.Client
 	files   string        // the "files" alias's directory
@@ -99,7 +80,7 @@ func newGateway(t *testing.T, o gatewayOptions) *gateway {
 		o.srv = testenv.MinIO
 	}
 	srv := o.srv(t, false)
-	g := &gateway{t: t, events: &recorder{events: map[string][]callback.Event{}}, hc: &http.Client{Timeout: 60 * time.Second},
+	g := &gateway{t: t, events: &callbacktest.Recorder{}, hc: &http.Client{Timeout: 60 * time.Second},
 		seq: new(atomic.Int64), logs: &logBuffer{}}
 	const retention = time.Hour
 	if o.redis {

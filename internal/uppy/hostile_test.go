@@ -54,7 +54,7 @@ func TestUppyHostile(t *testing.T) {
 		t.Errorf("the innocent object: %d bytes", len(got))
 	}
 	g.wantHits(tok, 1, "the innocent token")
-	if evs := g.events.of(cb); len(evs) != 1 || evs[0].Status != 200 {
+	if evs := g.events.To(cb); len(evs) != 1 || evs[0].Status != 200 {
 		t.Errorf("the innocent webhooks: %+v", evs)
 	}
 }
@@ -273,7 +273,7 @@ func concurrentCompletes(t *testing.T, g *gateway) {
 		t.Errorf("object: %d bytes", len(got))
 	}
 	g.wantHits(tok, 1, "concurrent completions")
-	if evs := g.events.of(cb); len(evs) != 1 {
+	if evs := g.events.To(cb); len(evs) != 1 {
 		t.Errorf("webhooks: %d, want 1", len(evs))
 	}
 }

@@ -91,7 +91,7 @@ func roundTrip(t *testing.T, g *gateway) {
 	if !bytes.Contains(out, []byte(`"uploaded":true`)) {
 		t.Errorf("status: %d %s", status, out)
 	}
-	evs := g.events.of(rec["callback"].(string))
+	evs := g.events.To(rec["callback"].(string))
 	if len(evs) != 1 || evs[0].Method != "PUT" || evs[0].Status != 200 || evs[0].Size != int64(len(got)) || evs[0].Key != u.key {
 		t.Errorf("webhooks: %+v", evs)
 	}
@@ -150,7 +150,7 @@ func TestUppyParams(t *testing.T) {
 		t.Errorf("object: %d bytes of %q", len(got), typ)
 	}
 	g.wantHits(tok, 1, "after params")
-	if evs := g.events.of(rec["callback"].(string)); len(evs) != 1 || evs[0].Status != 307 || evs[0].Method != "PUT" {
+	if evs := g.events.To(rec["callback"].(string)); len(evs) != 1 || evs[0].Status != 307 || evs[0].Method != "PUT" {
 		t.Errorf("webhooks: %+v", evs)
 	}
 	status, out = g.do(http.MethodGet, "/uppy/"+tok+"/s3/params?type=image/png", "")
