@@ -311,23 +311,31 @@ func browserDeps(t *testing.T) string {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("browser test: %s not found: %s", chromiumPath, browserDepsFix)
 	}
+	return nodeDeps(t, "browser test", browserDir, browserStamp, browserDepsFix)
+}
+
+// nodeDeps fails the test when node is not on PATH or dir's node_modules is missing or was
+// installed from another package-lock.json (stamp holds the lock's SHA-256), naming fix. It
+// returns the node executable.
+func nodeDeps(t *testing.T, test, dir, stamp, fix string) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("browser test: node not found on PATH: install Node.js 20 or later, then %s", browserDepsFix)
+		t.Fatalf("%s: node not found on PATH: install Node.js 20 or later, then %s", test, fix)
 	}
-	lock, err := os.ReadFile(filepath.Join(browserDir, "package-lock.json"))
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(lock)
-	stamp, err := os.ReadFile(browserStamp)
+	got, err := os.ReadFile(stamp)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		t.Fatalf("browser test: e2e/browser/node_modules is not installed: %s", browserDepsFix)
+		t.Fatalf("%s: e2e/%s/node_modules is not installed: %s", test, dir, fix)
 	case err != nil:
 		t.Fatal(err)
-	case strings.TrimSpace(string(stamp)) != hex.EncodeToString(sum[:]):
-		t.Fatalf("browser test: e2e/browser/node_modules was installed from another package-lock.json: %s", browserDepsFix)
+	case strings.TrimSpace(string(got)) != hex.EncodeToString(sum[:]):
+		t.Fatalf("%s: e2e/%s/node_modules was installed from another package-lock.json: %s", test, dir, fix)
 	}
 	return node
 }

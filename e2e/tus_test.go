@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,25 +33,7 @@ const (
 // tusDeps fails the test (never skips it) when Node or tus-js-client is missing or stale.
 func tusDeps(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("tus test: node not found on PATH: install Node.js 20 or later, then %s", tusFix)
-	}
-	lock, err := os.ReadFile(filepath.Join(tusDir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(lock)
-	stamp, err := os.ReadFile(tusStamp)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		t.Fatalf("tus test: e2e/tus/node_modules is not installed: %s", tusFix)
-	case err != nil:
-		t.Fatal(err)
-	case strings.TrimSpace(string(stamp)) != hex.EncodeToString(sum[:]):
-		t.Fatalf("tus test: e2e/tus/node_modules was installed from another package-lock.json: %s", tusFix)
-	}
-	return node
+	return nodeDeps(t, "tus test", tusDir, tusStamp, tusFix)
 }
 
 // tusRun is what upload.mjs printed: how the upload ended and the requests it sent.
