@@ -77,6 +77,40 @@ func (b *bench) measured(f func() (map[string]float64, error)) error {
 	}
 }
 
+// uploadRounds warms each mode up once, then measures it b.o.runs times, interleaved with
+// the order rotated each round, each run through measured with the processes' CPU taken from
+// the begin that one calls (once its untimed set-up is done) to its end. It returns the MB/s
+// and the CPU use of every run, by mode; label starts the progress lines.
+func (b *bench) uploadRounds(label string, modes []string, one func(mode string, begin func()) (float64, error)) (map[string][]float64, map[string][]map[string]float64, error) {
+	for _, m := range modes { // warm-up
+		if _, err := one(m, func() {}); err != nil {
+			return nil, nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	res, cpu := map[string][]float64{}, map[string][]map[string]float64{}
+	for round := range b.o.runs {
+		for j := range modes {
+			m := modes[(round+j)%len(modes)]
+			var v float64
+			var use map[string]float64
+			err := b.measured(func() (map[string]float64, error) {
+				g := b.cpuOf()
+				var err error
+				v, err = one(m, g.begin)
+				use = g.end()
+				return use, err
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+			cpu[m] = append(cpu[m], use)
+			res[m] = append(res[m], v)
+			progress("%s %-23s round %d/%d: %.0f MB/s", label, m, round+1, b.o.runs, v)
+		}
+	}
+	return res, cpu, nil
+}
+
 // waitQuiet holds the next measured run until other work on the machine (busy CPU not
 // started by the bench, the servers idle between runs) falls below o.quiet cores, within
 // the run's overall budget.

@@ -24,7 +24,12 @@ func (b *bench) put() error {
 		gateway bool
 	}
 	modes := []mode{{"gateway, Content-Length", false, true}, {"gateway, chunked", true, true}, {"direct, Content-Length", false, false}}
-	one := func(m mode, ready func()) (float64, error) {
+	names, byName := make([]string, len(modes)), map[string]mode{}
+	for i, m := range modes {
+		names[i], byName[m.name] = m.name, m
+	}
+	one := func(name string, ready func()) (float64, error) {
+		m := byName[name]
 		u := direct
 		if m.gateway {
 			key := "bench/put-gw-cl"
@@ -49,34 +54,9 @@ func (b *bench) put() error {
 		}
 		return float64(size) / d.Seconds() / 1e6, nil
 	}
-	for _, m := range modes { // warm-up
-		if _, err := one(m, func() {}); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	res := map[string][]float64{}
-	cpu := map[string][]map[string]float64{}
-	for round := range b.o.runs {
-		for j := range modes {
-			m := modes[(round+j)%len(modes)]
-			var (
-				v   float64
-				use map[string]float64
-			)
-			err := b.measured(func() (map[string]float64, error) {
-				g := b.cpuOf()
-				var err error
-				v, err = one(m, g.begin)
-				use = g.end()
-				return use, err
-			})
-			cpu[m.name] = append(cpu[m.name], use)
-			if err != nil {
-				return err
-			}
-			res[m.name] = append(res[m.name], v)
-			progress("PUT 256 MiB %-23s round %d/%d: %.0f MB/s", m.name, round+1, b.o.runs, v)
-		}
+	res, cpu, err := b.uploadRounds("PUT 256 MiB", names, one)
+	if err != nil {
+		return err
 	}
 	cl, ch, di := median(res[modes[0].name]), median(res[modes[1].name]), median(res[modes[2].name])
 	rcl, rch := ratio(cl, di), ratio(ch, di)

@@ -47,32 +47,9 @@ func (b *bench) tus() error {
 		}
 		return float64(tusSize) / d.Seconds() / 1e6, nil
 	}
-	for _, m := range modes { // warm-up
-		if _, err := one(m, func() {}); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	res := map[string][]float64{}
-	cpu := map[string][]map[string]float64{}
-	for round := range b.o.runs {
-		for j := range modes {
-			m := modes[(round+j)%len(modes)]
-			var v float64
-			var use map[string]float64
-			err := b.measured(func() (map[string]float64, error) {
-				g := b.cpuOf()
-				var err error
-				v, err = one(m, g.begin)
-				use = g.end()
-				return use, err
-			})
-			if err != nil {
-				return err
-			}
-			cpu[m] = append(cpu[m], use)
-			res[m] = append(res[m], v)
-			progress("upload 256 MiB %-20s round %d/%d: %.0f MB/s", m, round+1, b.o.runs, v)
-		}
+	res, cpu, err := b.uploadRounds("upload 256 MiB", modes, one)
+	if err != nil {
+		return err
 	}
 	b.reportTus(modes, res, cpu)
 	return nil
